@@ -1,0 +1,59 @@
+"""The ``vitgates`` command line: one entry point, one subcommand per job.
+
+Each subcommand lives in the module that does the work and exposes two functions,
+``configure_parser(parser)`` and ``run(args) -> int``. Modules are imported only when their
+subcommand runs, so ``vitgates synth`` never imports PyTorch.
+
+Errors meant for the user are :class:`~vitgates.errors.VitgatesError`: they are printed as one
+line, ``vitgates: error: ...``, and the exit status is 2.
+"""
+
+import argparse
+import importlib
+import sys
+
+from .errors import VitgatesError
+
+__all__ = ["COMMANDS", "main"]
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "person-config": (
+        "vitgates.golden.person_config",
+        "check a person-classifier config, or derive one from a float classifier",
+    ),
+    "synth": (
+        "vitgates.fpga.synth",
+        "synthesise a design for a board and write build/reports/synth-<design>-<board>.*",
+    ),
+}
+
+
+def _build_parser(command: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vitgates",
+        description="Vision-transformer features to decisions in FPGA gates.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        if name == command:
+            importlib.import_module(module).configure_parser(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in COMMANDS:
+        command = None
+    parser = _build_parser(command)
+    args = parser.parse_args(argv)
+    try:
+        return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
+    except VitgatesError as e:
+        print(f"vitgates: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vitgates: interrupted", file=sys.stderr)
+        return 130
