@@ -21,7 +21,7 @@ mean vector, and planted objects. An object of scale ``s`` (0, 1, 2) occupies on
 ``2^s × 2^s`` block of cells, so it appears in cofiber band ``s`` (stride 16·2^s), and adds
 there a class direction (one random unit vector per COCO class) plus two size directions
 whose coefficients are the log of the box's relative width and height. Its box is the
-block scaled by those factors (0.75..1) about the block centre, in pixels of the 640-px
+block scaled by those factors (0.85..1) about the block centre, in pixels of the 640-px
 image. Each object's parent 4×4-cell block holds no other object. A linear head on the
 cofiber bands can therefore learn both the class and the box. Grids are not stored: each
 is regenerated from ``(seed, image_id)`` on request. Annotations are a COCO-format dict
@@ -176,8 +176,8 @@ class GridDataset:
     categories: tuple[int, ...]
     grid_hw: tuple[int, int] = (40, 40)
     image_size: int = 640
-    amplitude: float = 5.0
-    size_gain: float = 6.0
+    amplitude: float = 12.0
+    size_gain: float = 24.0
     noise: float = 1.0
     name: str = GRID_NAME
     synthetic: bool = True
@@ -191,7 +191,7 @@ class GridDataset:
 
     @property
     def label(self) -> str:
-        return f"{self.name} (synthetic, seed {self.seed}, n={len(self)})"
+        return f"{self.name} (synthetic, seed {self.seed})"
 
     def objects(self, image_id: int) -> list[_Object]:
         return self._objects[int(image_id)]
@@ -241,8 +241,8 @@ def _place_objects(rng, H, W, categories, max_objects) -> list[_Object]:
             category_id=int(rng.choice(categories)),
             scale=s,
             cell=(4 * br + off_r, 4 * bc + off_c),
-            fw=float(rng.uniform(0.75, 1.0)),
-            fh=float(rng.uniform(0.75, 1.0)),
+            fw=float(rng.uniform(0.85, 1.0)),
+            fh=float(rng.uniform(0.85, 1.0)),
         ))
     return objs
 

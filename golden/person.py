@@ -208,35 +208,60 @@ def _best_threshold(x, labels, positive: bool) -> int:
     return int(np.argmax(below_p - below_n)) - 128
 
 
-def fit_popcount(x40, labels, *, window: int = 0):
+def _best_f1(counts, labels, n_bits):
+    """``(F1, K)`` of ``counts >= K`` maximising F1 over K in 0..n_bits."""
+    hp = np.bincount(counts[labels], minlength=n_bits + 2)
+    hn = np.bincount(counts[~labels], minlength=n_bits + 2)
+    tp = np.cumsum(hp[::-1])[::-1][: n_bits + 1]  # positives with count >= K
+    fp = np.cumsum(hn[::-1])[::-1][: n_bits + 1]
+    denom = tp + fp + np.count_nonzero(labels)
+    f1 = np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+    k = int(np.argmax(f1))
+    return float(f1[k]), k
+
+
+def fit_popcount(x40, labels, *, gate_weight: float = 5e-5, radius: int = 8,
+                 rounds: int = 3):
     """Fit the 40 INT8 thresholds and K of the popcount form on selected INT8 features.
 
-    Each threshold maximises ``TPR − FPR`` of its own bit; then, when ``window > 0``, it
-    moves at most ``window`` INT8 steps to the value whose comparator costs fewest gates
-    (``hw.gates.comparator_cost``; ties go to the nearer value). Finally ``K`` maximises
-    F1 on the data. Returns ``(thresholds, K)``.
+    Each threshold starts where its own bit best separates the classes (max TPR − FPR),
+    then ``rounds`` of coordinate ascent move each within ``radius`` INT8 steps of its start
+    to maximise ``F1 − gate_weight · gates``, where ``gates`` is what the comparator costs
+    in the hardware (:func:`vitgates.hw.gates.comparator_cost`; a threshold such as −1 costs
+    one gate, 0 costs sixteen). ``gate_weight = 0`` fits F1 alone. ``K`` maximises F1.
+    Returns ``(thresholds, K)``.
     """
-    x = _check40(x40)
+    from ..hw.gates import comparator_cost  # the pure cost model; no gateware is built
+
+    x = _check40(x40).astype(np.int16)
     labels = np.asarray(labels, bool)
-    t = [_best_threshold(x[:, i], labels, i < N_POS) for i in range(N_POS + N_NEG)]
-    if window > 0:
-        from ..hw.gates import comparator_cost  # pure Python cost model, no gateware built
+    n = N_POS + N_NEG
 
-        def cheapest(t0, positive):
-            cands = range(max(INT8_MIN, t0 - window), min(INT8_MAX, t0 + window) + 1)
-            return min(cands, key=lambda v: (comparator_cost(v, positive=positive),
-                                             abs(v - t0)))
+    def bit(i, t):
+        return x[:, i] > t if i < N_POS else x[:, i] < t
 
-        t = [cheapest(v, i < N_POS) for i, v in enumerate(t)]
-    th = np.asarray(t, np.int16)
-    xi = x.astype(np.int16)
-    bits = np.concatenate([xi[:, :N_POS] > th[:N_POS], xi[:, N_POS:] < th[N_POS:]], axis=1)
+    start = [_best_threshold(x[:, i], labels, i < N_POS) for i in range(n)]
+    t = list(start)
+    bits = np.stack([bit(i, t[i]) for i in range(n)], 1).astype(np.int16)
     counts = bits.sum(1)
-    K = max(range(N_POS + N_NEG + 1), key=lambda k: _f1(counts >= k, labels))
+    for _ in range(rounds):
+        for i in range(n):
+            rest = counts - bits[:, i]
+            best = None
+            for c in range(max(INT8_MIN, start[i] - radius), min(INT8_MAX, start[i] + radius) + 1):
+                b = bit(i, c)
+                f1, _ = _best_f1(rest + b, labels, n)
+                score = f1 - gate_weight * comparator_cost(c, positive=i < N_POS)
+                if best is None or score > best[0] + 1e-12:
+                    best = (score, c, b)
+            t[i] = best[1]
+            bits[:, i] = best[2]
+            counts = rest + best[2]
+    _, K = _best_f1(counts, labels, n)
     return tuple(int(v) for v in t), int(K)
 
 
-def fit_config(features, labels, pos, neg, threshold, *, window: int = 3,
+def fit_config(features, labels, pos, neg, threshold, *, gate_weight: float = 5e-5,
                source: dict | None = None) -> PersonConfig:
     """An integer config from labelled float pooled features and a float classifier.
 
@@ -250,7 +275,7 @@ def fit_config(features, labels, pos, neg, threshold, *, window: int = 3,
     dims = list(pos) + list(neg)
     scale = choose_scale(features, dims)
     q = quantize(features[:, dims], scale)
-    t, K = fit_popcount(q, labels, window=window)
+    t, K = fit_popcount(q, labels, gate_weight=gate_weight)
     T = min(max(math.floor(float(threshold) / scale), -S_BOUND), S_BOUND)
     src = dict(source or {})
     cfg = PersonConfig(tuple(int(d) for d in pos), tuple(int(d) for d in neg), scale, int(T),
@@ -258,7 +283,7 @@ def fit_config(features, labels, pos, neg, threshold, *, window: int = 3,
     float_pred = float_sumdiff(features, pos, neg, threshold)
     src.update(
         float_threshold=float(threshold),
-        popcount_window=window,
+        popcount_gate_weight=gate_weight,
         f1_float=round(_f1(float_pred, labels), 4),
         f1_sumdiff_int8=round(_f1(ref_sumdiff(q, cfg), labels), 4),
         f1_popcount_int8=round(_f1(ref_popcount(q, cfg), labels), 4),
@@ -268,7 +293,7 @@ def fit_config(features, labels, pos, neg, threshold, *, window: int = 3,
                         feature_dim=cfg.feature_dim, source=src)
 
 
-def fit_synthetic_config(seed: int = 0, window: int | None = None) -> PersonConfig:
+def fit_synthetic_config(seed: int = 0, gate_weight: float = 5e-5) -> PersonConfig:
     """The default config: discovered and fitted on the synthetic pooled set (``seed``)."""
     from ..features.synthetic import pooled_dataset
     from .person_float import discover_dims, fit_threshold
@@ -278,6 +303,6 @@ def fit_synthetic_config(seed: int = 0, window: int | None = None) -> PersonConf
     theta = fit_threshold(data.features, data.person, pos, neg)
     return fit_config(
         data.features, data.person, pos, neg, theta,
-        window=3 if window is None else window,
+        gate_weight=gate_weight,
         source={"dataset": f"{data.name} (synthetic, seed {seed})"},
     )

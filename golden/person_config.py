@@ -236,11 +236,11 @@ def configure_parser(parser):
     p.add_argument("-o", "--output", required=True, help="where to write the config")
     p.add_argument("--seed", type=int, default=0, help="synthetic data seed (default 0)")
     p.add_argument(
-        "--window",
-        type=int,
-        default=None,
-        help="popcount thresholds may move this many INT8 steps from their best value "
-        "towards one that costs fewer gates (default: see golden.person.fit_config)",
+        "--gate-weight",
+        type=float,
+        default=5e-5,
+        help="F1 traded per gate when fitting the popcount thresholds (default 5e-5; "
+        "0 fits F1 alone)",
     )
 
 
@@ -260,7 +260,7 @@ def run(args) -> int:
         print(f"wrote {args.output}")
         return 0
     if args.action == "fit":
-        cfg = person.fit_synthetic_config(seed=args.seed, window=args.window)
+        cfg = person.fit_synthetic_config(seed=args.seed, gate_weight=args.gate_weight)
         save_person_config(cfg, args.output)
         src = cfg.source
         print(

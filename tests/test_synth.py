@@ -1,0 +1,31 @@
+"""One real synthesis run through edalize and the yowasp tools, and the report it writes."""
+
+import json
+import subprocess
+import sys
+
+from vitgates.fpga.designs import get_design
+
+
+def test_popcount_on_icebreaker(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "vitgates", "synth", "--board", "icebreaker",
+         "--design", "popcount"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads((tmp_path / "build/reports/synth-popcount-icebreaker.json").read_text())
+    for key in ("design", "board", "device", "luts", "ffs", "ebr", "spram", "dsp", "fmax_mhz",
+                "target_mhz", "timing_met", "gates", "cycles_per_image"):
+        assert key in rep, key
+    assert rep["timing_met"] and rep["fmax_mhz"] >= rep["target_mhz"] == 48
+    g = rep["gates"]
+    assert g["total"] == g["AND"] + g["XOR"] + g["NOT"] <= 907
+    assert rep["cycles_per_image"] == 768
+    assert 0 < rep["luts"] <= 5280
+    assert (tmp_path / "build/reports/synth-popcount-icebreaker.md").read_text().startswith("#")
+    assert rep["bitstream"] and (tmp_path / rep["bitstream"]).stat().st_size > 0
+
+
+def test_cycles_per_image_is_measured():
+    assert get_design("sumdiff").cycles_per_image(None) == 768
