@@ -175,7 +175,7 @@ class FeatureCache:
         m = self.manifest
         arr = ", ".join(f"{k} {v['shape']} {v['dtype']}" for k, v in m["arrays"].items()
                         if k != "image_ids")
-        tag = " (synthetic)" if m["synthetic"] else ""
+        tag = " (synthetic)" if m["synthetic"] and "synthetic" not in m["dataset"] else ""
         return (f"{len(self)} images in {len(self.shards)} shards; {arr}; backbone "
                 f"{m['backbone']} at {m['resolution']} px; dataset {m['dataset']}{tag}")
 
@@ -300,6 +300,13 @@ class FeatureCache:
             spec = self.arrays[name]
             return np.zeros([0, *spec["shape"]], spec["dtype"])
         return np.concatenate(parts)
+
+    def check(self, verify: bool = False) -> int:
+        """Check every shard's size and header (and SHA-256 with ``verify``) without
+        loading the arrays; return the number of images."""
+        for i in range(len(self.shards)):
+            self.read_shard(i, ["image_ids"], verify=verify)
+        return len(self)
 
     def verify(self) -> int:
         """Check every shard's size, SHA-256 and arrays; return the number of images."""

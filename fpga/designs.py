@@ -6,16 +6,15 @@ simulation. Board tops with pins, UART and PLL are separate designs (``fpga/`` b
 modules) and register here the same way.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from amaranth.sim import Simulator
 
 from ..errors import VitgatesError
 from ..golden.person_config import PersonConfig, load_person_config
-from .boards import Board
 
 __all__ = ["Design", "DESIGNS", "get_design", "default_person_config", "register"]
 
@@ -123,7 +122,7 @@ def _person_cycles(form):
         sim.add_clock(1e-8)
         sim.add_testbench(bench)
         sim.run()
-        gaps = {b - a for a, b in zip(done, done[1:])}
+        gaps = {b - a for a, b in zip(done, done[1:], strict=False)}
         if len(gaps) != 1:
             raise AssertionError(f"uneven decision spacing {sorted(gaps)}")
         return gaps.pop()
@@ -153,6 +152,3 @@ for _form, _summary in (
         options=[_CONFIG_OPTION],
     ))
 
-
-def target_mhz(design: Design, board: Board) -> float:
-    return board.target_mhz

@@ -247,8 +247,9 @@ class EupeViT(nn.Module):
 def eupe_vit(arch: str = "vitb16") -> EupeViT:
     """A randomly initialised EUPE ViT (``vitt16``, ``vits16`` or ``vitb16``) in eval mode.
 
-    Its ``state_dict()`` has the official key names and shapes; load weights with
-    :func:`load_eupe`.
+    The initialisation is deterministic (its own generator, seed 0; biases zero, LayerNorm
+    weights one, LayerScale 1e-5) and leaves the global RNG alone. Its ``state_dict()`` has
+    the official key names and shapes; load weights with :func:`load_eupe`.
     """
     if arch not in ARCHS:
         raise VitgatesError(f"unknown backbone {arch!r}; choose one of {', '.join(ARCHS)}")
@@ -260,6 +261,8 @@ def eupe_vit(arch: str = "vitb16") -> EupeViT:
                 nn.init.trunc_normal_(p, std=0.02, generator=gen)
             elif name in ("cls_token", "storage_tokens"):
                 p.normal_(0.0, 0.02, generator=gen)
+            elif name.endswith("bias"):
+                p.zero_()  # torch's default bias init would draw from the global RNG
     return model.eval()
 
 

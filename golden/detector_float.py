@@ -19,8 +19,10 @@ decides on the class logits alone, so the float decision rule is ``logit > thres
 
 **Boxes.** A location ``(i, j)`` of band ``k`` (stride ``s = 16·2^k``) sits at pixel
 ``((j + 0.5)·s, (i + 0.5)·s)`` of the letterboxed image; its box is
-``(cx − s·e^l, cy − s·e^t, cx + s·e^r, cy + s·e^b)`` with the regression values clipped
-to at most :data:`MAX_LOG_DIST` before the exponential. Scores are ``sigmoid(logit)``.
+``(cx − h·e^l, cy − h·e^t, cx + h·e^r, cy + h·e^b)`` with ``h = s/2`` (half a cell, so
+regression values of 0 give exactly the location's own cell: the size of object that lands
+in that band) and the regression values clipped to at most :data:`MAX_LOG_DIST` before the
+exponential. Scores are ``sigmoid(logit)``.
 Detections are kept above a score threshold, suppressed per class (IoU 0.5) and capped
 at 100 per image, as in the seeds' evaluation protocol.
 """
@@ -45,9 +47,13 @@ __all__ = [
     "STRIDES",
     "Detections",
     "FloatDetectorHead",
+    "BAND_FACTORS",
     "band_locations",
+    "choose_feature_scale",
     "cofiber_bands",
     "coco_map",
+    "float_decisions",
+    "handover",
     "decode_boxes",
     "detections_to_coco",
     "nms",
@@ -58,6 +64,8 @@ BOX_ROWS = slice(80, 84)
 CTR_ROW = 84
 STRIDES = (16, 32, 64)
 MAX_LOG_DIST = 8.0
+#: float band = integer band × factor × feature scale (docs/arithmetic.md)
+BAND_FACTORS = (1 / 4, 1 / 16, 1 / 16)
 FORMAT = "vitgates-float-detector"
 
 
@@ -101,8 +109,8 @@ def band_locations(grid_hw: tuple[int, int]) -> list[np.ndarray]:
 
 def decode_boxes(reg: np.ndarray, centres: np.ndarray, stride: float) -> np.ndarray:
     """``(l, t, r, b)`` regression values [n, 4] at ``centres`` [n, 2] -> boxes [n, 4]
-    ``x0, y0, x1, y1`` (float32 pixels), with distances ``stride·exp(min(v, 8))``."""
-    d = stride * np.exp(np.minimum(np.asarray(reg, np.float64), MAX_LOG_DIST))
+    ``x0, y0, x1, y1`` (float32 pixels), with distances ``(stride/2)·exp(min(v, 8))``."""
+    d = 0.5 * stride * np.exp(np.minimum(np.asarray(reg, np.float64), MAX_LOG_DIST))
     c = np.asarray(centres, np.float64)
     return np.stack([c[:, 0] - d[:, 0], c[:, 1] - d[:, 1],
                      c[:, 0] + d[:, 2], c[:, 1] + d[:, 3]], 1).astype(np.float32)
@@ -183,11 +191,19 @@ class FloatDetectorHead:
         ``use_centerness``: score ``sqrt(sigmoid(cls)·sigmoid(ctr))`` as FCOS does; off by
         default because the hardware's decision reads the class logit only.
         """
-        grid = np.asarray(grid)
-        H, W = grid.shape[-3], grid.shape[-2]
+        return self.detect_raw(self.raw(grid), score_thresh=score_thresh, nms_iou=nms_iou,
+                               max_det=max_det, pre_nms=pre_nms,
+                               use_centerness=use_centerness)
+
+    def detect_raw(self, raw: list[np.ndarray], *, score_thresh: float = 0.05,
+                   nms_iou: float = 0.5, max_det: int = 100, pre_nms: int = 1000,
+                   use_centerness: bool = False) -> Detections:
+        """:meth:`detect` from head outputs already computed (``raw``: per band
+        [h, w, R], as :meth:`raw` returns them)."""
+        H, W = raw[0].shape[0], raw[0].shape[1]
         locs = band_locations((H, W))
         all_boxes, all_scores, all_cls, all_band = [], [], [], []
-        for k, out in enumerate(self.raw(grid)):
+        for k, out in enumerate(raw):
             out = out.reshape(-1, out.shape[-1])
             scores = _sigmoid(out[:, :NUM_CLASSES].astype(np.float64))
             if use_centerness and self.has_centerness:
@@ -256,6 +272,44 @@ class FloatDetectorHead:
             raise VitgatesError(f"{path}: cannot read float detector head "
                                 f"({type(e).__name__})") from None
         return cls(w, b, meta)
+
+
+def choose_feature_scale(grids, percentile: float = 99.9) -> float:
+    """A feature scale for INT8 grids: the ``percentile`` of ``|x|`` over ``grids``
+    (any float array, e.g. [n, H, W, C]) mapped to 127."""
+    a = np.abs(np.asarray(grids, np.float32)).ravel()
+    p = float(np.percentile(a, percentile))
+    if not p > 0:
+        raise ValueError("grids are all zero")
+    return p / 127
+
+
+def float_decisions(head: FloatDetectorHead, grid, score_thresh: float = 0.05) -> list:
+    """The float decision rule the hardware implements: per band, [h, w, 80] bool,
+    ``logit > log(p / (1 − p))`` with ``p = score_thresh`` (``sigmoid(logit) > p``)."""
+    t = float(np.log(score_thresh / (1 - score_thresh)))
+    return [r[..., :NUM_CLASSES] > t for r in head.raw(grid)]
+
+
+def handover(head: FloatDetectorHead, feature_scale: float) -> dict:
+    """What the float→integer conversion of the detector needs, as plain values.
+
+    ``weight`` [84, C] float32 and ``bias`` [84] float32 (classes then l, t, r, b; the
+    centerness row is dropped), ``feature_scale`` (real value of one INT8 feature step),
+    ``band_factors`` (float band = integer band × factor × feature scale), ``strides``,
+    and the box decoding: distance = ``(stride / 2) · exp(min(v, max_log_dist))`` from the
+    location centre ``((j + 0.5)·stride, (i + 0.5)·stride)``; scores ``sigmoid(logit)``.
+    """
+    return {
+        "weight": np.ascontiguousarray(head.weight[:84], np.float32),
+        "bias": np.ascontiguousarray(head.bias[:84], np.float32),
+        "feature_scale": float(feature_scale),
+        "band_factors": BAND_FACTORS,
+        "strides": STRIDES,
+        "box_unit": "half_stride",
+        "max_log_dist": MAX_LOG_DIST,
+        "meta": dict(head.meta),
+    }
 
 
 def detections_to_coco(image_id: int, det: Detections, scale: float = 1.0) -> list[dict]:

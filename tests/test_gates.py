@@ -36,7 +36,7 @@ def test_comparators_exhaustive():
         return [b for t in thresholds for b in (g.gt_const(xb, t), g.lt_const(xb, t))]
 
     got, n = _evaluate(build, range(256), 8)
-    for u, word in zip(range(256), got):
+    for u, word in zip(range(256), got, strict=True):
         x = u - 256 if u >= 128 else u
         for j, t in enumerate(thresholds):
             assert (word >> (2 * j)) & 1 == (x > t), (x, t, ">")
@@ -48,7 +48,7 @@ def test_unsigned_comparator_exhaustive():
         return [g.gt_const(xb, c, signed=False) for c in range(-1, 65)]
 
     got, _ = _evaluate(build, range(64), 6)
-    for u, word in zip(range(64), got):
+    for u, word in zip(range(64), got, strict=True):
         for j, c in enumerate(range(-1, 65)):
             assert (word >> j) & 1 == (u > c), (u, c)
 
@@ -74,7 +74,7 @@ def test_compress_keeps_the_value(rows):
 
     def build(g, xb):
         cols = {}
-        for w, b in zip(weights, xb):
+        for w, b in zip(weights, xb, strict=True):
             cols.setdefault(w, []).append(b)
         cols.setdefault(2, []).extend([1, 1, 1])  # constant ones are folded
         out = g.compress(cols, rows=rows)
@@ -85,7 +85,7 @@ def test_compress_keeps_the_value(rows):
 
     inputs = [rng.randrange(1 << n) for _ in range(300)]
     got, _ = _evaluate(build, inputs, n)
-    for v, word in zip(inputs, got):
+    for v, word in zip(inputs, got, strict=True):
         want = sum(((v >> i) & 1) << w for i, w in enumerate(weights)) + 3 * 4
         have = sum(((word >> j) & 1) << w for j, w in enumerate(build.weights))
         assert have == want
@@ -101,7 +101,7 @@ def test_sum_msb():
 
     inputs = [rng.randrange(1 << 13) for _ in range(500)]
     got, _ = _evaluate(build, inputs, 13)
-    for v, y in zip(inputs, got):
+    for v, y in zip(inputs, got, strict=True):
         b = [(v >> i) & 1 for i in range(13)]
         total = sum(b[:5]) + 2 * sum(b[5:9]) + 8 * sum(b[9:12]) + 32 * (b[12] + 1)
         assert y == (total % 64) >> 5

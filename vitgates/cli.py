@@ -18,6 +18,10 @@ __all__ = ["COMMANDS", "main"]
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "features": (
+        "vitgates.features.cli",
+        "extract backbone features into a cache, write the synthetic world, inspect a cache",
+    ),
     "person-config": (
         "vitgates.golden.person_config",
         "check a person-classifier config, or derive one from a float classifier",
@@ -25,6 +29,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": (
         "vitgates.fpga.synth",
         "synthesise a design for a board and write build/reports/synth-<design>-<board>.*",
+    ),
+    "train": (
+        "vitgates.golden.train",
+        "fit the float person classifier or train the float detection head",
+    ),
+    "vectors": (
+        "vitgates.golden.reference_vectors",
+        "write reference vectors: inputs with golden float and integer outputs",
     ),
 }
 
