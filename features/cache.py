@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_bytes, atomic_write_json
 
 __all__ = [
     "FORMAT",
@@ -54,27 +53,6 @@ _REQUIRED = ("format", "version", "backbone", "resolution", "synthetic", "datase
 
 class CacheError(VitgatesError):
     """A feature cache that cannot be used as it is; the message names the file."""
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path, obj) -> None:
-    """``json.dumps(obj, indent=1)`` written atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=1) + "\n").encode())
 
 
 def _sha256(path: Path) -> str:

@@ -1,9 +1,9 @@
 """Machine-readable JSON and short Markdown reports under ``build/reports/``."""
 
-import json
 import os
-import tempfile
 from pathlib import Path
+
+from ..fileio import atomic_write_json, atomic_write_text
 
 __all__ = ["reports_dir", "write_report"]
 
@@ -15,23 +15,12 @@ def reports_dir() -> Path:
     return d
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(name: str, data: dict, markdown: str) -> tuple[Path, Path]:
     """Write ``<name>.json`` and ``<name>.md``; print and return their paths."""
     d = reports_dir()
     jpath, mpath = d / f"{name}.json", d / f"{name}.md"
-    _atomic_write(jpath, json.dumps(data, indent=2, sort_keys=False) + "\n")
-    _atomic_write(mpath, markdown.rstrip() + "\n")
+    atomic_write_json(jpath, data)
+    atomic_write_text(mpath, markdown.rstrip() + "\n")
     print(f"report: {jpath}")
     print(f"report: {mpath}")
     return jpath, mpath

@@ -22,12 +22,11 @@ The arithmetic is in docs/arithmetic.md and the integer models in
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_json
 from .quant import INT8_MAX, INT8_MIN
 
 __all__ = [
@@ -199,18 +198,7 @@ def load_person_config(path) -> PersonConfig:
 
 def save_person_config(cfg: PersonConfig, path) -> Path:
     """Write ``cfg`` as JSON atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(cfg.to_dict(), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_json(path, cfg.to_dict())
 
 
 # -- command line: ``vitgates person-config`` ---------------------------------------------------

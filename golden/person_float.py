@@ -16,13 +16,12 @@ The float→integer conversion is :func:`vitgates.golden.person.fit_config`.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_write_json
 
 __all__ = [
     "FLOAT_FORMAT",
@@ -150,18 +149,7 @@ class FloatPersonClassifier:
 
     def save(self, path) -> Path:
         """Write JSON atomically (temporary name, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.to_dict(), fh, indent=2)
-                fh.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write_json(path, self.to_dict())
 
 
 def fit_person(features, labels, n_pos: int = 20, n_neg: int = 20,
