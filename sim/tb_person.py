@@ -15,9 +15,8 @@ combinational core, ports ``x``/``y``). Every decision is compared with the gold
 mismatch names the vector.
 """
 
-import numpy as np
-
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Timer
 

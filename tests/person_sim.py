@@ -1,6 +1,7 @@
 """Run a person-classifier component in amaranth.sim with random stalls on both sides."""
 
 from amaranth.sim import Simulator
+
 from streams import Staller, stream_get, stream_put
 
 

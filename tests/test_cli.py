@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import random_person_config
 
 from vitgates.golden.person_config import save_person_config
+
+from conftest import random_person_config
 
 
 def vitgates(*args, cwd=None):

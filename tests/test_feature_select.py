@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from person_sim import run_stream
 
 from vitgates.hw.feature_select import FeatureSelect
+
+from person_sim import run_stream
 
 
 @pytest.mark.parametrize("dims", [(0,), (767, 0, 5), tuple(range(766, 726, -1))])

@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-from person_sim import run_stream
 
 from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
 from vitgates.golden.person import ref_popcount, ref_sumdiff, select
 from vitgates.hw.person_classifier import PersonClassifier
 from vitgates.sim.vectors import pooled_vectors
+
+from person_sim import run_stream
 
 REF = {"popcount": ref_popcount, "sumdiff": ref_sumdiff}
 

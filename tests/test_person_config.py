@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from conftest import random_person_config
 
 from vitgates.golden.person_config import (
     PersonConfig,
@@ -11,6 +10,8 @@ from vitgates.golden.person_config import (
     load_person_config,
     save_person_config,
 )
+
+from conftest import random_person_config
 
 
 def test_round_trip(tmp_path, person_config):

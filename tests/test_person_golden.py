@@ -4,11 +4,12 @@ import math
 
 import numpy as np
 import pytest
-from conftest import random_person_config
 
 from vitgates.fpga.designs import default_person_config
 from vitgates.golden import person
 from vitgates.golden.quant import dequantize, quantize
+
+from conftest import random_person_config
 
 
 def test_quantize_rounds_half_even_and_saturates():

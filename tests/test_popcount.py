@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import random_person_config
-from person_sim import run_stream
 
 from vitgates.golden.person import ref_popcount
 from vitgates.hw.popcount import PopcountClassifier
 from vitgates.sim.vectors import person_vectors
+
+from conftest import random_person_config
+from person_sim import run_stream
 
 CONFIGS = {
     "random": lambda: random_person_config(2),
