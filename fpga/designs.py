@@ -2,8 +2,9 @@
 
 A design knows its synthesis top (plain ports, no pins: the cores in context), its
 combinational core for the gate count, and how to measure its cycles per image in
-simulation. Board tops with pins, UART and PLL are separate designs (``fpga/`` board
-modules) and register here the same way.
+simulation. Board tops with pins, UART and PLL (``board``: :mod:`vitgates.fpga.board_top`)
+register here the same way, with a ``build`` hook that writes their netlist and pin
+constraints instead of a ``top``.
 """
 
 from collections.abc import Callable
@@ -16,10 +17,20 @@ from amaranth.sim import Simulator
 from ..errors import VitgatesError
 from ..golden.person_config import PersonConfig, load_person_config
 
-__all__ = ["Design", "DESIGNS", "get_design", "default_person_config", "register"]
+__all__ = ["BuildFiles", "Design", "DESIGNS", "get_design", "default_person_config", "register"]
 
 #: Register stages of each person core: enough for 48 MHz on the iCE40 UP5K.
 PERSON_PIPELINE = {"popcount": 3, "sumdiff": 4}
+
+
+@dataclass
+class BuildFiles:
+    """What a design's ``build`` hook wrote into the synthesis folder."""
+
+    #: netlist files, read by yosys in order (``.il``: RTLIL, ``.v``: Verilog)
+    sources: list
+    #: pin constraints: a PCF (iCE40) or LPF (ECP5) file, or None for free placement
+    constraints: str | None = None
 
 
 @dataclass
@@ -27,7 +38,7 @@ class Design:
     name: str
     summary: str
     #: options -> synthesis top (an Elaboratable whose ports are all top-level ports)
-    top: Callable
+    top: Callable | None = None
     #: options -> NetworkCore for the gate count, or None
     gate_core: Callable | None = None
     #: options -> cycles per image, measured in simulation
@@ -36,6 +47,12 @@ class Design:
     extra: Callable | None = None
     #: design-specific command-line options: (flags, kwargs) pairs
     options: list = field(default_factory=list)
+    #: (options, board, folder) -> BuildFiles: writes the netlist and the pin constraints
+    #: (board tops); when None, ``top`` is converted to Verilog and placed with free pins
+    build: Callable | None = None
+    #: board -> the clock (MHz) the design is timed at, when it is not the board's target
+    #: (board tops pick their PLL's output; see :mod:`vitgates.fpga.board_design`)
+    target_mhz: Callable | None = None
 
 
 DESIGNS: dict[str, Design] = {}
@@ -152,3 +169,10 @@ for _form, _summary in (
         options=[_CONFIG_OPTION],
     ))
 
+# The board tops register themselves (after the person designs, whose options they share).
+from . import board_design  # noqa: E402, F401
+
+# The cofiber detector (its synthesis top, profiles and cycle bench: fpga/detector_design.py).
+from .detector_design import detector_design  # noqa: E402
+
+register(detector_design())

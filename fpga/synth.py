@@ -2,7 +2,9 @@
 
 For each design and board:
 
-1. Amaranth elaborates the design's synthesis top to ``top.v``.
+1. Amaranth elaborates the design's synthesis top to ``top.v`` (free pin placement), or the
+   design's ``build`` hook writes its netlist and pin constraints (board tops: RTLIL from
+   the board's amaranth-boards platform, with its PCF or LPF).
 2. edalize's ``icestorm`` (iCE40) or ``trellis`` (ECP5) flow runs yosys (``synth_ice40
    -dsp -spram`` / ``synth_ecp5``), nextpnr (timed at the board's target clock, with
    ``--report``) and the bitstream packer, through the wrappers of
@@ -28,7 +30,7 @@ from pathlib import Path
 from ..errors import VitgatesError
 from ..toolchain import require, tool_env
 from .boards import BOARDS, Board, get_board
-from .designs import DESIGNS, get_design
+from .designs import DESIGNS, BuildFiles, get_design
 from .reports import write_report
 
 __all__ = ["synthesise", "configure_parser", "run"]
@@ -63,19 +65,23 @@ _CELLS = {
 }
 
 
-def _yosys_script(board: Board, name: str) -> str:
+def _yosys_script(board: Board, name: str, sources=("top.v",)) -> str:
     if board.family == "ice40":
         synth = f"synth_ice40 -dsp -spram -top top -json {name}.json"
     else:
         synth = f"synth_ecp5 -top top -json {name}.json"
+    reads = "".join(
+        f"read_rtlil {s}\n" if s.endswith(".il") else f"read_verilog -sv {s}\n" for s in sources
+    )
     return (
-        "read_verilog -sv top.v\n"
-        f"{synth}\n"
+        reads
+        + f"{synth}\n"
         "tee -q -o yosys-stat.json stat -json\n"
     )
 
 
-def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float):
+def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float,
+                  files: BuildFiles | None = None):
     from edalize.flows.icestorm import Icestorm
     from edalize.flows.trellis import Trellis
 
@@ -85,21 +91,31 @@ def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float):
         "--timing-allow-fail",  # timing is judged from the report, after it is written
         "--seed", "1",
     ]
+    files = files or BuildFiles(sources=["top.v"])
     if board.family == "ice40":
-        nextpnr.append("--pcf-allow-unconstrained")
+        if files.constraints is None:
+            nextpnr.append("--pcf-allow-unconstrained")
         cls = Icestorm
     else:
-        nextpnr.append("--lpf-allow-unconstrained")
+        if files.constraints is None:
+            nextpnr.append("--lpf-allow-unconstrained")
         cls = Trellis
     # edalize merges options into its class-level flow description in place, so a second
     # flow in the same process would inherit the first one's nextpnr options: give each
     # flow its own copy.
     cls = type(cls.__name__, (cls,), {"_flow": copy.deepcopy(cls._flow)})
-    (workdir / "synth.ys").write_text(_yosys_script(board, name))
+    (workdir / "synth.ys").write_text(_yosys_script(board, name, files.sources))
+    edam_files = [
+        {"name": s, "file_type": "RTLIL" if s.endswith(".il") else "verilogSource"}
+        for s in files.sources
+    ]
+    if files.constraints is not None:
+        edam_files.append({"name": files.constraints,
+                           "file_type": "PCF" if board.family == "ice40" else "LPF"})
     edam = {
         "name": name,
         "toplevel": "top",
-        "files": [{"name": "top.v", "file_type": "verilogSource"}],
+        "files": edam_files,
         "flow_options": {
             "yosys_template": "synth.ys",
             "nextpnr_options": nextpnr,
@@ -133,19 +149,23 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    target = board.target_mhz
+    target = design.target_mhz(board) if design.target_mhz is not None else board.target_mhz
     t0 = time.monotonic()
 
-    from amaranth.back import verilog
+    if design.build is not None:
+        files = design.build(opts, board, workdir)
+    else:
+        from amaranth.back import verilog
 
-    top = design.top(opts)
-    (workdir / "top.v").write_text(verilog.convert(top, name="top"))
+        top = design.top(opts)
+        (workdir / "top.v").write_text(verilog.convert(top, name="top"))
+        files = BuildFiles(sources=["top.v"])
 
     env = tool_env()
     for tool in ("yosys", "nextpnr-" + board.family, "icepack" if board.family == "ice40"
                  else "ecppack", "make"):
         require(tool, env)
-    flow = _edalize_flow(board, workdir, name, target)
+    flow = _edalize_flow(board, workdir, name, target, files)
     flow.configure()  # writes the Makefile; the tools' chatter goes to build.log
     log = workdir / "build.log"
     with open(log, "w") as f:
@@ -234,6 +254,13 @@ def _markdown(d: dict) -> str:
             f"{g['NOT']} NOT. By ABC script: "
             + ", ".join(f"{k} {v}" for k, v in g["total_by_abc_script"].items()) + ".",
         ]
+    if "baud" in d:
+        lines.append(
+            f"Host link: {d['baud']:,} baud (8N1) at {d['clock_hz'] / 1e6:g} MHz; a "
+            f"{d['frame_bytes']}-byte frame per image: the link allows "
+            f"**{d['link_images_per_second']} images/s** (the core "
+            f"{d['core_images_per_second']:,})."
+        )
     if "macs_per_cycle" in d:
         lines.append(
             f"MACs per frame {d.get('macs_per_frame')}, MACs per cycle {d['macs_per_cycle']}."

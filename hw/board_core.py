@@ -1,0 +1,201 @@
+"""``BoardCore``: everything a board does between its UART and its designs, without pins.
+
+::
+
+    i ─▶ Deframer ─▶ descriptor FIFO ─▶ LinkController ─▶ Framer ─▶ o
+            │  payload buffer (slots × max_payload bytes) ▲   │ ▲
+            └──────────────────────────────────────────────┘   ▼ │
+                                               PersonClassifier (and the detector)
+
+The board tops (``fpga/board_top.py``) put a UART receiver before ``i`` and a transmitter
+after ``o``; the tests drive ``i`` and ``o`` directly, a byte a cycle.
+"""
+
+from amaranth import Module, Signal, signed
+from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..golden.link import MAX_PAYLOAD, LinkInfo, person_config_id
+from .deframer import Deframer, descriptor_layout
+from .framer import PACKET_BYTE, Framer
+from .link_controller import LinkController
+from .link_status import UART_EVENTS, LinkStatus
+from .stream_register import StreamRegister
+
+__all__ = ["BoardCore", "ACTIVITY", "link_info"]
+
+#: What the board shows on its LEDs: pulses (rx, tx, error) and the last decision.
+ACTIVITY = data.StructLayout({"rx": 1, "tx": 1, "error": 1, "person": 1})
+
+
+def link_info(*, clk_hz, baud, person, timeout_cycles, max_payload=MAX_PAYLOAD,
+              slots=2) -> LinkInfo:
+    """What a :class:`BoardCore` with these parameters reports in INFO."""
+    return LinkInfo(
+        person=person is not None,
+        detector=False,
+        form=person[1] if person is not None else None,
+        slots=slots,
+        max_payload=max_payload,
+        feature_dim=person[0].feature_dim if person is not None else 768,
+        clock_hz=int(clk_hz),
+        baud=int(baud),
+        timeout_us=int(round(timeout_cycles * 1e6 / clk_hz)),
+        config_id=person_config_id(person[0]) if person is not None else bytes(8),
+    )
+
+
+class BoardCore(wiring.Component):
+    """The host link and the designs behind it, between two byte streams.
+
+    Parameters
+    ----------
+    clk_hz, baud : int
+        The ``sync`` clock and the UART's rate (reported by INFO; ``clk_hz`` also turns
+        ``timeout_us`` into cycles).
+    person : (PersonConfig, form, pipeline) or None
+        The person classifier to build (its thresholds are constants of the bitstream).
+    timeout_us : int
+        A silence this long inside a frame aborts it (TIMEOUT).
+    timeout_cycles : int or None
+        Overrides ``timeout_us`` (simulation).
+    max_payload, slots, error_room : int
+        Payload slot size (a power of two), number of slots (the window), and how many
+        error descriptors may wait beside the slots' descriptors.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(8))
+        Bytes from the host, taken at most every other cycle (a UART delivers one every 10
+        bit times).
+    o : Out(stream.Signature(8))
+        Bytes to the host; waits on ``ready``.
+    uart : In(UART_EVENTS)
+        Line errors of the UART receiver, for the counters.
+    activity : Out(ACTIVITY)
+        For LEDs (registered).
+
+    Resources: the buffer is ``slots · max_payload`` bytes of block RAM (4 EBR on the
+    iCE40 for 2 × 1024); the rest is logic (see ``build/reports/synth-board-*``).
+    """
+
+    i: In(stream.Signature(8))
+    o: Out(stream.Signature(8))
+    uart: In(UART_EVENTS)
+    activity: Out(ACTIVITY)
+
+    def __init__(self, *, clk_hz: int, baud: int, person=None, timeout_us: int = 20_000,
+                 timeout_cycles: int | None = None, max_payload: int = MAX_PAYLOAD,
+                 slots: int = 2, error_room: int = 2):
+        self.person = person
+        if person is not None:
+            cfg, form, pipeline = person
+            self.person_config, self.form, self.pipeline = cfg, form, pipeline
+        self.timeout_cycles = (timeout_cycles if timeout_cycles is not None
+                               else max(2, round(timeout_us * clk_hz / 1e6)))
+        self.info = link_info(clk_hz=clk_hz, baud=baud, person=person,
+                              timeout_cycles=self.timeout_cycles, max_payload=max_payload,
+                              slots=slots)
+        self.queue_depth = slots + error_room
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        info = self.info
+        layout = descriptor_layout(info.max_payload, info.slots)
+
+        m.submodules.deframer = deframer = Deframer(
+            max_payload=info.max_payload, slots=info.slots, queue_depth=self.queue_depth,
+            timeout_cycles=self.timeout_cycles)
+        m.submodules.queue = queue = fifo.SyncFIFO(width=layout.size, depth=self.queue_depth)
+        m.submodules.buffer = buffer = memory.Memory(
+            shape=8, depth=info.slots * info.max_payload, init=[])
+        m.submodules.controller = ctrl = LinkController(info)
+        m.submodules.status = status = LinkStatus()
+        m.submodules.framer = framer = Framer()
+
+        wiring.connect(m, wiring.flipped(self.i), deframer.i)
+        # The deframer queues a descriptor only when the FIFO has room (see Deframer).
+        m.d.comb += [
+            queue.w_data.eq(deframer.desc.payload.as_value()),
+            queue.w_en.eq(deframer.desc.valid),
+            deframer.desc.ready.eq(queue.w_rdy),
+            deframer.level.eq(queue.level),
+            ctrl.desc.payload.eq(queue.r_data),
+            ctrl.desc.valid.eq(queue.r_rdy),
+            queue.r_en.eq(ctrl.desc.ready),
+            deframer.release.eq(ctrl.release),
+        ]
+        wp = buffer.write_port()
+        rp = buffer.read_port(domain="sync")
+        m.d.comb += [
+            wp.addr.eq(deframer.buf.addr), wp.data.eq(deframer.buf.data),
+            wp.en.eq(deframer.buf.en),
+            rp.addr.eq(ctrl.buf.addr), rp.en.eq(ctrl.buf.en), ctrl.buf.data.eq(rp.data),
+        ]
+        m.d.comb += [
+            status.deframer.eq(deframer.events),
+            status.controller.eq(ctrl.events),
+            status.uart.eq(self.uart),
+            status.snapshot.eq(ctrl.status_snapshot),
+            status.word_index.eq(ctrl.status_index),
+            ctrl.status_word.eq(status.word),
+        ]
+        # A FIFO after the controller makes its `ready` a flip-flop's instead of a chain
+        # through the framer; a register after the framer cuts its CRC path off the
+        # transmitter.
+        # The controller sees `ready` from a flip-flop: room for one more reply byte, judged
+        # a cycle late with a place to spare.
+        # A register first: a PONG's bytes come straight from the buffer's read port, whose
+        # clock-to-output is long on the ECP5 (no output register in the block RAM).
+        m.submodules.reply_reg = reply_reg = StreamRegister(PACKET_BYTE)
+        wiring.connect(m, ctrl.o, reply_reg.i)
+        m.submodules.reply_queue = reply_queue = fifo.SyncFIFO(width=PACKET_BYTE.size, depth=4)
+        reply_room = Signal()
+        m.d.sync += reply_room.eq(reply_queue.level < reply_queue.depth - 1)
+        m.d.comb += [
+            reply_queue.w_data.eq(reply_reg.o.payload.as_value()),
+            reply_queue.w_en.eq(reply_reg.o.valid & reply_room),
+            reply_reg.o.ready.eq(reply_room),
+        ]
+        m.d.comb += [
+            framer.i.payload.eq(reply_queue.r_data),
+            framer.i.valid.eq(reply_queue.r_rdy),
+            reply_queue.r_en.eq(framer.i.ready),
+        ]
+        m.submodules.frame_reg = frame_reg = StreamRegister(8)
+        wiring.connect(m, framer.o, frame_reg.i)
+        wiring.connect(m, frame_reg.o, wiring.flipped(self.o))
+
+        if self.person is not None:
+            from .person_classifier import PersonClassifier
+
+            m.submodules.person = person = PersonClassifier(
+                self.person_config, form=self.form, pipeline=self.pipeline)
+            # a register before the classifier: its input `valid` fans out to the capture
+            # enables of all 40 selected channels
+            m.submodules.person_reg = person_reg = StreamRegister(signed(8))
+            wiring.connect(m, ctrl.person_i, person_reg.i)
+            wiring.connect(m, person_reg.o, person.i)
+            # The controller takes each decision before it feeds the next vector, so one
+            # decision at most waits: the decision FIFO always has room and the classifier's
+            # output is always ready. Its stages then never stall, and its handshake logic
+            # reduces to constants.
+            m.submodules.decision_queue = decision_queue = fifo.SyncFIFO(width=1, depth=2)
+            m.d.comb += [
+                person.o.ready.eq(1),
+                decision_queue.w_data.eq(person.o.payload),
+                decision_queue.w_en.eq(person.o.valid),
+                ctrl.person_o.payload.eq(decision_queue.r_data),
+                ctrl.person_o.valid.eq(decision_queue.r_rdy),
+                decision_queue.r_en.eq(ctrl.person_o.ready),
+            ]
+
+        m.d.sync += [
+            self.activity.rx.eq(deframer.events.rx_byte),
+            self.activity.tx.eq(self.o.valid & self.o.ready),
+            self.activity.error.eq((deframer.events.error != 0) | (ctrl.events.error != 0)
+                                   | self.uart.framing | self.uart.overrun),
+            self.activity.person.eq(ctrl.decision),
+        ]
+        return m

@@ -1,0 +1,387 @@
+"""cocotb testbenches of the board: the whole top through its UART pins, the link core under
+10,000 malformed byte streams, and a socket bridge that lets the host client talk to the
+simulated board.
+
+Run through :func:`vitgates.sim.runner.run_cocotb` (``tests/test_board_cocotb.py``) with
+arguments:
+
+- ``config`` (PersonConfig as a dict), ``form``: the classifier baked into the bitstream;
+- ``info``: the INFO payload the board must report, hex (it fixes the reference model);
+- ``cycles_per_bit``: the UART's clock cycles a bit; ``timeout_cycles``: the link's silence
+  timeout; ``period_ns``: the simulation clock;
+- ``vectors``: ``.npy`` of pooled INT8 features [n, 768] (``top``);
+- ``fuzz``: how many malformed streams (``fuzz``); ``seed``;
+- ``port``: TCP port the bridge listens on (``bridge``).
+
+Tests (pick one with ``testcase``):
+
+``top``
+    :class:`~vitgates.fpga.board_top.BoardTop` (simulation form: ports ``clk``, ``rst``,
+    ``uart_rx``, ``uart_tx``, ``leds``) with a UART model on the pins: INFO, PING, CLASSIFY
+    frames, malformed frames, a byte without stop bit, STATUS. Every reply equals the
+    golden :class:`~vitgates.golden.link.LinkModel`'s, byte for byte.
+``fuzz``
+    The link core without its UART (``tests/board_sim.py``'s ``CoreHarness``: bytes in by
+    chunks of 64, a byte every ``gap`` cycles; output bytes in a window with a counter):
+    ``fuzz`` random malformed streams (bit flips, bursts, cut frames, inserted and deleted
+    bytes, garbage, headers with impossible lengths, stray magics), each followed by a
+    silence (the timeout ends a frame left open) and a good frame. Every reply equals the
+    model's, and the good frame's reply arrives and is right. It prints how many malformed
+    streams it sent and how many errors came back.
+``bridge``
+    The top again, its UART joined to a TCP socket: bytes from the client are sent on
+    ``uart_rx`` at the line rate, bytes from ``uart_tx`` go back. Ends when a client that
+    sent something disconnects (one that leaves without a byte was a readiness probe).
+    Simulated time advances only while the board is busy or bytes are queued, so the
+    link's silence timeout does not fire while the client thinks.
+"""
+
+import random
+import select
+import socket
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, Event, FallingEdge, First, Timer
+
+from ..golden.link import (
+    MAGIC,
+    Deframer,
+    LinkModel,
+    Packet,
+    Type,
+    crc8,
+    encode_frame,
+    parse_info,
+    parse_status,
+)
+from ..golden.person_config import PersonConfig
+from .runner import tb_args
+
+__all__ = ["UARTSource", "UARTSink"]
+
+
+def _setup():
+    a = tb_args()
+    cfg = PersonConfig.from_dict(a["config"])
+    info = parse_info(bytes.fromhex(a["info"]))
+    return a, LinkModel((cfg, a["form"]), info=info)
+
+
+async def _reset(dut, period_ns):
+    cocotb.start_soon(Clock(dut.clk, period_ns, unit="ns").start())
+    dut.rst.value = 1
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 4)
+
+
+class UARTSource:
+    """Drive 8N1 bytes on a pin, ``bit_ns`` a bit."""
+
+    def __init__(self, pin, bit_ns):
+        self.pin = pin
+        self.bit_ns = bit_ns
+        self.pin.value = 1
+
+    async def send(self, data, *, stop=1):
+        for b in bytes(data):
+            for bit in (0, *(b >> k & 1 for k in range(8)), stop):
+                self.pin.value = bit
+                await Timer(self.bit_ns, unit="ns")
+        self.pin.value = 1
+
+
+class UARTSink:
+    """Receive 8N1 bytes from a pin; :attr:`packets` are the frames they form."""
+
+    def __init__(self, pin, bit_ns):
+        self.pin = pin
+        self.bit_ns = bit_ns
+        self.data = bytearray()
+        self.deframer = Deframer()
+        self.packets = []
+        self.changed = Event()
+        self.framing_errors = 0
+
+    async def run(self):
+        while True:
+            await FallingEdge(self.pin)
+            await Timer(self.bit_ns * 3 // 2, unit="ns")
+            b = 0
+            for k in range(8):
+                b |= int(self.pin.value) << k
+                await Timer(self.bit_ns, unit="ns")
+            if not int(self.pin.value):
+                self.framing_errors += 1
+            self.data.append(b)
+            self.packets += self.deframer.feed([b])
+            self.changed.set()
+
+    async def wait_packets(self, n, timeout_ns):
+        deadline = cocotb.utils.get_sim_time("ns") + timeout_ns
+        while len(self.packets) < n:
+            left = deadline - cocotb.utils.get_sim_time("ns")
+            if left <= 0:
+                raise AssertionError(f"{len(self.packets)} reply packets, expected {n}: "
+                                     f"{self.packets[-3:]}")
+            self.changed.clear()
+            await First(self.changed.wait(), Timer(left, unit="ns"))
+
+
+def _compare(got, want, what):
+    for k, (g, w) in enumerate(zip(got, want, strict=False)):
+        if g != w:
+            raise AssertionError(f"{what}: reply {k} is {g!r}, the model's {w!r}")
+    if len(got) != len(want):
+        raise AssertionError(f"{what}: {len(got)} replies, the model gives {len(want)}")
+
+
+@cocotb.test()
+async def top(dut):
+    """The whole board top through its pins."""
+    a, model = _setup()
+    period = a["period_ns"]
+    bit_ns = period * a["cycles_per_bit"]
+    await _reset(dut, period)
+    src = UARTSource(dut.uart_rx, bit_ns)
+    sink = UARTSink(dut.uart_tx, bit_ns)
+    cocotb.start_soon(sink.run())
+    silence_ns = (a["timeout_cycles"] + 50) * period
+    x = np.load(a["vectors"])
+    want = []
+    sent = 0
+
+    async def send(data, window=True):
+        nonlocal sent
+        replies = model.feed(data)
+        want.extend(replies)
+        if window:  # at most two frames awaiting their replies
+            await sink.wait_packets(len(want) - len(replies) - 1, 4 * 900 * 10 * bit_ns)
+        await src.send(data)
+        sent += len(data)
+
+    await send(encode_frame(Type.INFO, 1))
+    await send(encode_frame(Type.PING, 2, bytes(range(40))))
+    for k, v in enumerate(x):
+        await send(encode_frame(Type.CLASSIFY, (10 + k) & 0xFF, v.tobytes()))
+    await send(b"\x00\x55" + encode_frame(Type.PING, 3, b"after stray bytes"))
+    bad = bytearray(encode_frame(Type.CLASSIFY, 4, x[0].tobytes()))
+    bad[100] ^= 0x10
+    await send(bytes(bad) + encode_frame(Type.PING, 5, b"after a bad CRC"))
+    await send(encode_frame(Type.PING, 6, b"cut short")[:8])
+    await Timer(silence_ns, unit="ns")
+    want.extend(model.idle())
+    await send(encode_frame(Type.PING, 7, b"after a timeout"))
+    # a byte without its stop bit: the UART drops it and counts it; the deframer never sees it
+    await sink.wait_packets(len(want), 4 * 900 * 10 * bit_ns)
+    await src.send(b"\x42", stop=0)
+    await Timer(3 * bit_ns, unit="ns")
+    model.counters["uart_framing"] += 1
+    await send(encode_frame(Type.PING, 8, b"after a framing error"))
+    await sink.wait_packets(len(want), 4 * 900 * 10 * bit_ns)
+    await Timer(silence_ns, unit="ns")
+    await send(encode_frame(Type.STATUS, 9))
+    await sink.wait_packets(len(want), 4 * 900 * 10 * bit_ns)
+    await Timer(40 * bit_ns, unit="ns")
+    _compare(sink.packets, want, "board top")
+    assert sink.framing_errors == 0, "the board sent a byte without stop bit"
+    status = parse_status(sink.packets[-1].payload)
+    decisions = [p.payload[0] for p in sink.packets if p.type == Type.DECISION]
+    assert len(decisions) == len(x)
+    assert int(dut.leds.value) >> 3 & 1, "the error LED is not lit after link errors"
+    cocotb.log.info(f"board top: {sent} bytes sent over the UART, {len(sink.packets)} replies "
+                    f"identical to the model; {len(decisions)} decisions {decisions}; "
+                    f"counters {status}")
+
+
+def _mutate(rng, frame: bytes) -> bytes:
+    """A malformed version of ``frame``."""
+    f = bytearray(frame)
+    kind = rng.randrange(8)
+    if kind == 0:  # one bit flipped anywhere
+        f[rng.randrange(len(f))] ^= 1 << rng.randrange(8)
+    elif kind == 1:  # a burst of errors
+        k = rng.randrange(len(f))
+        for j in range(k, min(len(f), k + rng.randrange(1, 5))):
+            f[j] = rng.getrandbits(8)
+    elif kind == 2:  # cut short
+        return bytes(f[:rng.randrange(1, len(f))])
+    elif kind == 3:  # a byte inserted
+        f.insert(rng.randrange(1, len(f)), rng.getrandbits(8))
+    elif kind == 4:  # a byte deleted
+        del f[rng.randrange(len(f))]
+    elif kind == 5:  # garbage
+        return bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 24)))
+    elif kind == 6:  # a header with a good hcrc and a length that is too long or wrong
+        length = rng.choice([1025, 0xFFFF, rng.randrange(1026, 0x10000)])
+        head = bytes([f[2], f[3], length & 0xFF, length >> 8])
+        return MAGIC + head + bytes([crc8(head)]) + bytes(rng.randrange(8))
+    else:  # stray magic bytes around the frame
+        return bytes([MAGIC[0]] * rng.randrange(1, 3)) + bytes(f) + MAGIC[:1]
+    return bytes(f)
+
+
+class _ChunkDriver:
+    """Bytes into the core harness a chunk at a time; its output bytes as packets."""
+
+    CHUNK = 64
+    WINDOW = 256
+
+    def __init__(self, dut, period, gap):
+        self.dut = dut
+        self.period = period
+        self.gap = gap
+        self.go = 0
+        self.seen = 0  # output bytes read so far
+        self.deframer = Deframer()
+        self.packets = []
+        dut.in_go.value = 0
+
+    async def send(self, data):
+        for k in range(0, len(data), self.CHUNK):
+            chunk = data[k:k + self.CHUNK]
+            self.dut.in_data.value = int.from_bytes(chunk, "little")
+            self.dut.in_len.value = len(chunk)
+            self.go ^= 1
+            self.dut.in_go.value = self.go
+            await Timer((len(chunk) * self.gap + 3) * self.period, unit="ns")
+            assert not int(self.dut.in_busy.value), "the core did not take its bytes"
+
+    def collect(self):
+        n = int(self.dut.o_count.value)
+        new = (n - self.seen) & 0xFFFF
+        if new > self.WINDOW:
+            raise AssertionError(f"{new} output bytes at once: more than the window")
+        if new:
+            window = int(self.dut.o_window.value).to_bytes(self.WINDOW, "little")
+            self.packets += self.deframer.feed(window[self.WINDOW - new:])
+        self.seen = n
+
+    async def wait_packets(self, n, what, budget_cycles=40_000, step=24):
+        waited = 0
+        self.collect()
+        while len(self.packets) < n:
+            if waited > budget_cycles:
+                raise AssertionError(f"{what}: {len(self.packets)} replies, expected {n}")
+            await Timer(step * self.period, unit="ns")
+            waited += step
+            self.collect()
+
+
+@cocotb.test()
+async def fuzz(dut):
+    """Malformed byte streams into the link core; every reply as the model's."""
+    a, model = _setup()
+    rng = random.Random(a.get("seed", 0))
+    period = a["period_ns"]
+    await _reset(dut, period)
+    drv = _ChunkDriver(dut, period, a["gap"])
+    want = []
+    x = np.random.default_rng(a.get("seed", 0)).integers(-128, 128, (8, 768)).astype(np.int8)
+    types = [Type.PING, Type.INFO, Type.CLASSIFY, Type.DET_GRID, 0x3F]
+    n_cases = a["fuzz"]
+    malformed_bytes = 0
+    silence_ns = (a["timeout_cycles"] + 20) * period
+    checked = 0  # replies compared so far
+    for case in range(n_cases):
+        t = rng.choice(types)
+        if t == Type.CLASSIFY and rng.random() < 0.9:
+            t = Type.PING  # a CLASSIFY frame is long: keep a few
+        payload = (x[rng.randrange(8)].tobytes() if t == Type.CLASSIFY else
+                   bytes(rng.getrandbits(8) for _ in range(rng.randrange(12))))
+        bad = _mutate(rng, encode_frame(t, case & 0xFF, payload))
+        malformed_bytes += len(bad)
+        want += model.feed(bad)
+        await drv.send(bad)
+        # a silence ends whatever frame the stream left open (TIMEOUT)
+        await Timer(silence_ns, unit="ns")
+        want += model.idle()
+        # the good frame after it: a PING, or every 100th a CLASSIFY
+        if case % 100 == 99:
+            good = encode_frame(Type.CLASSIFY, case & 0xFF, x[case % 8].tobytes())
+        else:
+            good = encode_frame(Type.PING, case & 0xFF, bytes([case & 0xFF, case >> 8]))
+        want += model.feed(good)
+        await drv.send(good)
+        what = f"fuzz case {case} (stream {bad.hex()})"
+        await drv.wait_packets(len(want), what)
+        if drv.packets[checked:] != want[checked:]:
+            _compare(drv.packets[checked:], want[checked:], what)
+        checked = len(want)
+    await Timer(silence_ns, unit="ns")
+    want += model.idle()
+    want += model.feed(encode_frame(Type.STATUS, 0))
+    await drv.send(encode_frame(Type.STATUS, 0))
+    await drv.wait_packets(len(want), "final STATUS")
+    await Timer(200 * period, unit="ns")
+    drv.collect()
+    packets = drv.packets
+    _compare(packets, want, "fuzz")
+    status = parse_status(packets[-1].payload)
+    errors = sum(v for k, v in status.items() if k.startswith("err_"))
+    assert status["unreported"] == 0
+    cocotb.log.info(
+        f"fuzz: {n_cases} malformed streams sent ({malformed_bytes} bytes), each followed by "
+        f"a good frame; all {n_cases} good frames answered correctly; {len(packets)} replies "
+        f"identical to the model, {errors} errors reported; counters {status}")
+    print(f"FUZZ-SUMMARY malformed_streams={n_cases} malformed_bytes={malformed_bytes} "
+          f"good_frames_ok={n_cases} errors_reported={errors}")
+
+
+@cocotb.test()
+async def bridge(dut):
+    """Serve the simulated board on a TCP port until the client disconnects."""
+    a = tb_args()
+    period = a["period_ns"]
+    bit_ns = period * a["cycles_per_bit"]
+    await _reset(dut, period)
+    src = UARTSource(dut.uart_rx, bit_ns)
+    sink = UARTSink(dut.uart_tx, bit_ns)
+    cocotb.start_soon(sink.run())
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", a["port"]))
+    server.listen(1)
+    server.settimeout(300)
+    forward = Deframer()
+    events = 0  # frames and errors the board must answer
+    sent_back = 0
+    clients = 0
+    while True:  # a client that connects and leaves without a byte was a probe
+        conn, _ = server.accept()
+        conn.setblocking(False)
+        clients += 1
+        received = 0
+        queue = bytearray()
+        open_ = True
+        while open_ or queue:
+            busy = events > len(sink.packets) or sent_back < len(sink.data)
+            r, _, _ = select.select([conn], [], [], 0 if (busy or queue) else 0.02)
+            if r:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    open_ = False
+                queue += chunk
+                received += len(chunk)
+            if queue:
+                b = queue[:1]
+                del queue[:1]
+                events += len(forward.feed(b))
+                await src.send(b)
+            else:
+                await Timer(bit_ns, unit="ns")
+            if sent_back < len(sink.data):
+                try:
+                    conn.sendall(bytes(sink.data[sent_back:]))
+                except OSError:
+                    open_ = False
+                    queue.clear()
+                sent_back = len(sink.data)
+        conn.close()
+        if received:
+            break
+    server.close()
+    cocotb.log.info(f"bridge: {len(sink.packets)} packets sent to the client")
+    assert all(isinstance(p, Packet) for p in sink.packets)
