@@ -1,0 +1,230 @@
+"""``vitgates regress``: does the synthesised circuit still decide as the float model does?
+
+For each design (the person classifier's ``popcount`` and ``sumdiff`` forms, and the cofiber
+detector where it is built) the same data go through every level: golden float, golden
+INT8, RTL simulation and gate-level simulation of the iCE40, ECP5 and generic netlists
+(Verilator on every image, Icarus on the first few where installed). Each level's metric
+(F1, precision, recall; mAP, mAP@0.50, mAP@0.75 through pycocotools), its images per
+second and the agreement between levels go to ``build/reports/regress-<design>.json`` and
+``.md`` with PNG plots beside them (docs/regress.md, docs/reports.md).
+
+Without ``--features`` the data are the embedded synthetic feature world, and every printed
+line and report says so. The command exits 1 when any verification step fails (a hardware
+level that differs from the golden INT8 model in a single decision, or INT8 losing more
+than ``--max-metric-drop`` of the float metric) or could not be run (a netlist that cannot
+be simulated is reported ``NOT RUN``, never as a pass), after writing the reports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+from ..errors import VitgatesError
+
+__all__ = ["PERSON_DESIGNS", "configure_parser", "run", "available_designs"]
+
+PERSON_DESIGNS = ("popcount", "sumdiff")
+_LEVELS = ("float", "int8", "rtl", "gate")
+
+
+def _detector_available() -> bool:
+    return importlib.util.find_spec("vitgates.sim.regress_detector") is not None and \
+        importlib.import_module("vitgates.sim.regress_detector").available()
+
+
+def available_designs() -> list[str]:
+    """The designs this installation can regress."""
+    out = list(PERSON_DESIGNS)
+    if _detector_available():
+        from .regress_detector import DETECTOR_DESIGNS
+
+        out += list(DETECTOR_DESIGNS)
+    return out
+
+
+def _csv(value: str, known, what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in known]
+    if bad or not items:
+        raise VitgatesError(f"--{what}: unknown {', '.join(bad) or 'empty list'} "
+                            f"(known: {', '.join(known)})")
+    return items
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("--design", default="all",
+                        help="popcount, sumdiff, person (both), detector, or all (default)")
+    parser.add_argument("--features", metavar="DIR",
+                        help="feature cache (default: the embedded synthetic data)")
+    parser.add_argument("--annotations", metavar="FILE",
+                        help="COCO annotations of the cached images (person labels, boxes)")
+    parser.add_argument("--person-config", metavar="FILE",
+                        help="person-classifier config (default: the shipped one)")
+    parser.add_argument("--person-float", metavar="FILE",
+                        help="the float person classifier (JSON) the config was derived from")
+    parser.add_argument("-n", "--images", type=int, default=None,
+                        help="person classifier: first N images (default: all; 5000 "
+                        "synthetic)")
+    parser.add_argument("--detector-images", type=int, default=None,
+                        help="detector: first N images (default: 4 synthetic, all cached)")
+    parser.add_argument("--detector-float", metavar="FILE",
+                        help="float detection head (safetensors, vitgates train detector); "
+                        "default on synthetic data: fitted in closed form")
+    parser.add_argument("--detector-head", metavar="FILE",
+                        help="INT8 detection head (default: quantised from the float head)")
+    parser.add_argument("--detector-folding", metavar="P,R,L",
+                        help="MAC array simulated: pixels, rows, lanes (default: the "
+                        "simulation profile)")
+    parser.add_argument("--detector-icarus-images", type=int, default=0,
+                        help="detector frames per Icarus run (default 0: a frame is millions "
+                        "of cycles)")
+    parser.add_argument("--score-thresh", type=float, default=0.05,
+                        help="detector: score cut written to the threshold registers for mAP "
+                        "(default 0.05)")
+    parser.add_argument("--levels", default=",".join(_LEVELS),
+                        help="levels to run (default: float,int8,rtl,gate)")
+    parser.add_argument("--netlists", default=None,
+                        help="gate-level netlists (default: ice40,ecp5,generic; the detector "
+                        "leaves out ecp5 unless it is named: yosys ships no simulation model "
+                        "of the ECP5 block RAM and multiplier)")
+    parser.add_argument("--simulators", default="verilator,icarus",
+                        help="simulators (default: verilator,icarus; Icarus where installed)")
+    parser.add_argument("--icarus-images", type=int, default=32,
+                        help="images per Icarus run (default 32: Icarus is ~100x slower)")
+    parser.add_argument("--pause-in", type=float, default=0.05,
+                        help="probability of an idle input cycle (default 0.05)")
+    parser.add_argument("--pause-out", type=float, default=0.5,
+                        help="probability of back-pressure on the output (default 0.5)")
+    parser.add_argument("--seed", type=int, default=1, help="stall pattern seed (default 1)")
+    parser.add_argument("--data-seed", type=int, default=0,
+                        help="synthetic data seed (default 0)")
+    parser.add_argument("--max-metric-drop", type=float, default=0.03,
+                        help="INT8 vs float passes when the metric (F1, mAP) drops by at most "
+                        "this much (default 0.03)")
+
+
+def _designs(spec: str) -> list[str]:
+    avail = available_designs()
+    if spec == "all":
+        return avail
+    if spec == "person":
+        return list(PERSON_DESIGNS)
+    if spec == "detector":
+        det = [d for d in avail if d not in PERSON_DESIGNS]
+        if not det:
+            raise VitgatesError("the cofiber detector is not part of this installation yet")
+        return det
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    bad = [s for s in names if s not in avail]
+    if bad:
+        raise VitgatesError(f"unknown design {', '.join(bad)} (known: {', '.join(avail)})")
+    return names
+
+
+def _check_options(args) -> None:
+    for k in ("pause_in", "pause_out"):
+        v = getattr(args, k)
+        if not 0 <= v < 1:
+            raise VitgatesError(f"--{k.replace('_', '-')} must be in [0, 1), got {v}")
+    for k in ("images", "detector_images"):
+        v = getattr(args, k)
+        if v is not None and v < 1:
+            raise VitgatesError(f"--{k.replace('_', '-')} must be at least 1")
+    if args.icarus_images < 0 or args.detector_icarus_images < 0:
+        raise VitgatesError("--icarus-images and --detector-icarus-images must be at least 0")
+    if not 0 < args.score_thresh < 1:
+        raise VitgatesError(f"--score-thresh must lie in (0, 1), got {args.score_thresh}")
+    if args.annotations and not args.features:
+        raise VitgatesError("--annotations needs --features (the cache of those images)")
+
+
+def _summary(design: str, reg, data: dict) -> str:
+    tag = " (synthetic)" if reg.synthetic else ""
+    top = reg.top_level()
+    keys = reg.metric_keys
+    metrics = ", ".join(f"{k} {top.metrics[k]:.4f}" for k in keys if k in top.metrics)
+    hw = [c for c in reg.checks if c.criterion == "identical" and c.step.endswith("INT8")
+          and c.ran]
+    agree = (f"; hardware vs INT8 identical in {sum(c.identical for c in hw)} of "
+             f"{sum(c.compared for c in hw)} {reg.decision_unit} over {len(hw)} runs"
+             ) if hw else ""
+    fv = data.get("int8_vs_float_agreement")
+    fl = f"; INT8 vs float {100 * fv:.2f} %" if fv is not None else ""
+    missing = [c.step.removesuffix(" vs INT8") for c in reg.checks if not c.ran]
+    nr = f"; NOT SIMULATED: {', '.join(missing)}" if missing else ""
+    return f"{design}{tag}: {top.label} {metrics}{agree}{fl}{nr}: {reg.verdict}"
+
+
+def run(args) -> int:
+    from ..fpga.reports import write_report
+    from .gatelevel import sim_levels
+    from .regress_report import progress
+
+    _check_options(args)
+    designs = _designs(args.design)
+    levels = _csv(args.levels, _LEVELS, "levels")
+    from .netlist import FAMILIES
+    from .runner import SIMULATORS
+
+    netlists = _csv(args.netlists or ",".join(FAMILIES), FAMILIES, "netlists")
+    simulators = _csv(args.simulators, SIMULATORS, "simulators")
+    sims = sim_levels(levels, netlists, simulators)
+    if args.icarus_images == 0:
+        sims = [s for s in sims if s.simulator != "icarus"]
+    det_sims, det_notes = sim_levels(levels, netlists, simulators), []
+    if args.netlists is None and "gate" in levels:
+        det_sims = [s for s in det_sims if s.level != "gate"]
+        det_notes.append(
+            "The detector's gate-level netlists are not simulated by default: at the wide "
+            "simulation folding the iCE40 netlist becomes about 100 MB of C++ and the generic "
+            "one about 190k gates, which Verilator compiles for longer than a regression "
+            "should take. `--netlists ice40,generic` runs them. The ECP5 netlist cannot be "
+            "simulated at all: synth_ecp5 maps the memories to DP16KD and the multipliers "
+            "to MULT18X18D, which yosys ships only as black boxes (`--netlists ecp5` reports "
+            "the step NOT RUN).")
+    failed = []
+    person = [d for d in designs if d in PERSON_DESIGNS]
+    detector = [d for d in designs if d not in PERSON_DESIGNS]
+    if "float" not in levels or "int8" not in levels:
+        raise VitgatesError("--levels must include float and int8 (the references)")
+    if args.design == "all" and not _detector_available():
+        print("detector: NOT AVAILABLE in this installation (no cofiber detector hardware "
+              "or integer model); only the person classifier is regressed")
+    with progress() as prog:
+        if person:
+            from ..fpga.designs import default_person_config
+            from ..golden.person_config import load_person_config
+            from .regress_person import load_float_threshold, load_pooled, regress_person
+
+            cfg = (load_person_config(args.person_config) if args.person_config
+                   else default_person_config())
+            theta = load_float_threshold(cfg, args.person_float)
+            data = load_pooled(args.features, args.annotations, args.images, args.data_seed)
+            if data.features.shape[1] != cfg.feature_dim:
+                raise VitgatesError(f"features have {data.features.shape[1]} dimensions, the "
+                                    f"config expects {cfg.feature_dim}")
+            for form in person:
+                t0 = time.monotonic()
+                reg = regress_person(form, data, cfg, theta, sims, opts=args, prog=prog)
+                reg.t0 = t0
+                rep = reg.report()
+                write_report(f"regress-{form}", rep, reg.markdown(rep))
+                prog.console.print(_summary(form, reg, rep))
+                if not reg.passed:
+                    failed.append(form)
+        for design in detector:
+            from .regress_detector import regress_detector
+
+            t0 = time.monotonic()
+            reg = regress_detector(design, det_sims, opts=args, prog=prog, notes=det_notes)
+            reg.t0 = t0
+            rep = reg.report()
+            write_report(f"regress-{design}", rep, reg.markdown(rep))
+            prog.console.print(_summary(design, reg, rep))
+            if not reg.passed:
+                failed.append(design)
+    if failed:
+        print(f"regression did not pass: {', '.join(failed)}")
+        return 1
+    return 0

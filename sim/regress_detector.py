@@ -1,0 +1,536 @@
+"""The cofiber-detector regression: float, INT8, RTL and gate-level detections on feature
+grids, COCO mAP through pycocotools, agreement tables and plots (``regress-detector``).
+
+- **float**: the float linear head on the float cofiber bands
+  (:meth:`~vitgates.golden.detector_float.FloatDetectorHead.detect`: score > the cut,
+  per-class NMS at IoU 0.5, at most 100 per image).
+- **INT8**: the golden integer model (:func:`~vitgates.golden.detector.ref_detect`) on the
+  quantised grid: the sparse detection records, decoded on the host
+  (:func:`~vitgates.golden.detector.decode_detections`) and put through the same NMS.
+- **RTL / gate**: :class:`~vitgates.hw.cofiber_detector.CofiberDetector` at the simulation
+  folding: the weights written through ``w_write``, the thresholds through ``t_write``
+  (derived for the regression's low score cut: the threshold register is set low so that
+  mAP sees the whole precision–recall curve), then every frame; its records are compared
+  with the INT8 model's, field by field and in order, and decoded the same way.
+
+Without ``--features`` the grids are the synthetic grid world and the float head is fitted
+on other synthetic images in closed form (:func:`~vitgates.golden.detector.lstsq_head`,
+numpy, no PyTorch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import VitgatesError
+from .regress_report import Check, LevelRun, Regression, not_run_check, simulate
+
+__all__ = [
+    "DETECTOR_DESIGNS",
+    "DEFAULT_SIM_FOLDING",
+    "GridData",
+    "available",
+    "benchmark",
+    "coco_eval",
+    "detector_stimulus",
+    "load_grids",
+    "postprocess",
+    "regress_detector",
+    "sim_folding",
+]
+
+DETECTOR_DESIGNS = ("detector",)
+#: pixels, rows, lanes of the MAC array in simulation when the hardware names no profile of
+#: its own: 64 MACs per cycle, 1.6 million cycles per 40×40×768 frame
+DEFAULT_SIM_FOLDING = (4, 4, 4)
+
+
+def available() -> bool:
+    """Whether the detector's hardware and integer model are part of this installation."""
+    try:
+        from ..golden import detector  # noqa: F401
+        from ..hw import cofiber_detector  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def sim_folding(spec: str | None = None):
+    """The MAC-array folding the regression simulates: ``spec`` ("P,R,L"), else the
+    hardware's simulation profile where it names one, else :data:`DEFAULT_SIM_FOLDING`."""
+    from ..golden import detector as gd
+
+    if spec:
+        try:
+            p, r, lanes = (int(v) for v in spec.split(","))
+            return gd.Folding(p, r, lanes)
+        except ValueError as e:
+            raise VitgatesError(f"--detector-folding: expected P,R,L, got {spec!r} ({e})") \
+                from None
+    for mod in ("vitgates.hw.cofiber_detector", "vitgates.golden.detector"):
+        import importlib
+
+        m = importlib.import_module(mod)
+        for name in ("SIM_FOLDING", "WIDE_FOLDING", "SIMULATION_FOLDING"):
+            f = getattr(m, name, None)
+            if isinstance(f, gd.Folding):
+                return f
+    return gd.Folding(*DEFAULT_SIM_FOLDING)
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+@dataclass
+class GridData:
+    """Feature grids to evaluate on, with their COCO ground truth."""
+
+    image_ids: np.ndarray
+    grid: Callable[[int], np.ndarray]
+    coco: object  # a pycocotools COCO index
+    dataset: str
+    synthetic: bool
+    grid_hw: tuple
+    image_size: int
+    letterbox: dict = field(default_factory=dict)
+
+    def scale(self, image_id: int) -> float:
+        return float(self.letterbox.get(int(image_id), 1.0))
+
+
+def load_grids(features=None, annotations=None, n=None, seed: int = 0) -> GridData:
+    """The synthetic grid world (images 1..n), or the first ``n`` grids of a cache with
+    ``annotations`` (default: the ``annotations.json`` a synthetic grid cache carries)."""
+    from ..features.coco import coco_from_dict, load_coco
+
+    if features is None:
+        from ..features.synthetic import grid_dataset
+
+        ds = grid_dataset(n_images=n or 4, seed=seed)
+        return GridData(ds.image_ids, ds.grid, coco_from_dict(ds.coco), ds.label, True,
+                        ds.grid_hw, ds.image_size)
+    from pathlib import Path
+
+    from ..features.cache import FeatureCache
+
+    cache = FeatureCache.open(features)
+    if "grid" not in cache.arrays:
+        raise VitgatesError(f"{features}: the cache has no 'grid' array")
+    ann = annotations
+    if ann is None:
+        extra = cache.manifest.get("extra", {}).get("annotations")
+        if extra:
+            ann = Path(features) / extra
+    if ann is None:
+        raise VitgatesError(f"{features}: pass --annotations (the COCO file of its images)")
+    coco = load_coco(ann)
+    want = n or len(cache)
+    grids, scales = {}, {}
+    names = ["grid", "image_ids"] + (["letterbox_scale"] if "letterbox_scale" in cache.arrays
+                                     else [])
+    for batch in cache.iter_batches(16, names):
+        for k, i in enumerate(batch["image_ids"].tolist()):
+            if len(grids) < want:
+                grids[int(i)] = np.asarray(batch["grid"][k], np.float32)
+                if "letterbox_scale" in batch:
+                    scales[int(i)] = float(batch["letterbox_scale"][k])
+        if len(grids) >= want:
+            break
+    ids = np.asarray(list(grids), np.int64)
+    H, W = next(iter(grids.values())).shape[:2]
+    m = cache.manifest
+    name = f"{m['dataset']} ({m['backbone']}, {m['resolution']} px)"
+    if m["synthetic"] and "synthetic" not in name:
+        name += " (synthetic)"
+    return GridData(ids, lambda i: grids[int(i)], coco, name, bool(m["synthetic"]), (H, W),
+                    int(m["resolution"]), scales)
+
+
+def _heads(opts, data: GridData, score_thresh: float):
+    """``(float head, INT8 head with thresholds for score_thresh, provenance)``."""
+    from ..golden.detector import derive_thresholds, quantize_head
+    from ..golden.detector_float import FloatDetectorHead, choose_feature_scale
+    from ..golden.detector_head import Int8DetectorHead, load_head
+
+    f_path = getattr(opts, "detector_float", None)
+    i_path = getattr(opts, "detector_head", None)
+    if f_path:
+        fh = FloatDetectorHead.load(f_path)
+        source = f"float head {f_path}"
+    elif data.synthetic and not getattr(opts, "features", None):
+        from ..features.synthetic import grid_dataset
+        from ..golden.detector import lstsq_head
+
+        train = grid_dataset(n_images=32, seed=opts.data_seed, first_id=100_001)
+        fh = lstsq_head(train)
+        source = ("float head fitted in closed form on 32 other synthetic images "
+                  "(ids 100001..100032)")
+    else:
+        raise VitgatesError("pass --detector-float (the float detection head to evaluate)")
+    if i_path:
+        h8 = load_head(i_path)
+        source += f"; INT8 head {i_path}"
+    else:
+        sample = np.stack([data.grid(int(i)) for i in data.image_ids[:8]])
+        h8 = quantize_head(fh.weight[:84], fh.bias[:84], choose_feature_scale(sample),
+                           score_thresh, meta={"source": source})
+    K = h8.n_classes
+    T = derive_thresholds(h8.bias[:K], h8.weight_scale[:K], h8.feature_scale, score_thresh,
+                          h8.channels)
+    h8 = Int8DetectorHead(h8.weight, T, h8.weight_scale, h8.bias, h8.feature_scale,
+                          score_thresh, dict(h8.meta))
+    return fh, h8, source
+
+
+# -- host-side decoding and evaluation --------------------------------------------------------
+
+
+def postprocess(det, *, nms_iou: float = 0.5, max_det: int = 100, pre_nms: int = 1000):
+    """The float head's protocol on decoded detections: the ``pre_nms`` best per band,
+    per-class NMS, the ``max_det`` best (as
+    :meth:`~vitgates.golden.detector_float.FloatDetectorHead.detect_raw`)."""
+    from ..golden.detector_float import Detections, nms
+
+    keep_band = []
+    for b in np.unique(det.bands):
+        idx = np.flatnonzero(det.bands == b)
+        if idx.size > pre_nms:
+            idx = idx[np.argsort(-det.scores[idx], kind="stable")[:pre_nms]]
+        keep_band.append(idx)
+    if not keep_band:
+        return det
+    sel = np.concatenate(keep_band)
+    boxes, scores, cls, band = det.boxes[sel], det.scores[sel], det.classes[sel], det.bands[sel]
+    keep = []
+    for c in np.unique(cls):
+        idx = np.flatnonzero(cls == c)
+        keep.extend(idx[nms(boxes[idx], scores[idx], nms_iou)])
+    keep = np.asarray(keep, np.int64)
+    keep = keep[np.argsort(-scores[keep], kind="stable")][:max_det]
+    return Detections(boxes[keep], scores[keep], cls[keep], band[keep])
+
+
+def coco_eval(coco_gt, results: list, image_ids) -> tuple[dict, tuple]:
+    """pycocotools bbox evaluation: ``({"map", "map50", "map75"}, (recall [101],
+    precision [101]))``, the curve at IoU 0.5 over all areas, averaged over the classes
+    that have ground truth."""
+    from pycocotools.cocoeval import COCOeval
+
+    rec = np.linspace(0, 1, 101)
+    if not results:
+        return {"map": 0.0, "map50": 0.0, "map75": 0.0}, (rec, np.zeros(101))
+    with contextlib.redirect_stdout(io.StringIO()):
+        dt = coco_gt.loadRes(results)
+        ev = COCOeval(coco_gt, dt, "bbox")
+        ev.params.imgIds = [int(i) for i in image_ids]
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    s = ev.stats
+    p = ev.eval["precision"][0, :, :, 0, -1]  # IoU 0.5, all recalls, classes, all areas, 100
+    valid = (p > -1).any(axis=0)
+    curve = p[:, valid].clip(min=0).mean(axis=1) if valid.any() else np.zeros(101)
+    return ({"map": max(float(s[0]), 0.0), "map50": max(float(s[1]), 0.0),
+             "map75": max(float(s[2]), 0.0)}, (rec, curve))
+
+
+# -- the hardware's stimulus ------------------------------------------------------------------
+
+
+@dataclass
+class DetectorStimulus:
+    """What the harness streams into a :class:`CofiberDetector` and how to read what comes
+    out: ``streams`` (w_write, t_write, i), their payload integers or bytes, and the
+    output layout."""
+
+    det: object
+    streams: list
+    output: object
+    weights: list
+    thresholds: list
+    out_layout: object
+    end_bit: int
+
+    def items(self, frames_q) -> list:
+        from ..golden.cofiber import to_stream
+
+        blob = b"".join(np.ascontiguousarray(to_stream(q), np.int8).tobytes() for q in frames_q)
+        return [self.weights, self.thresholds, blob]
+
+    def records(self, outputs) -> list:
+        """Per frame, the records (structured, :func:`~vitgates.golden.detector.
+        detection_dtype`) the hardware emitted, end records removed."""
+        from ..golden.detector import detection_dtype
+        from .payload import unpack_payloads
+
+        f = unpack_payloads(self.out_layout, outputs)
+        B = self.det.box_rows
+        frames, start = [], 0
+        ends = np.flatnonzero(f["end"] == 1)
+        for e in ends.tolist():
+            rec = np.zeros(e - start, detection_dtype(B))
+            for name in rec.dtype.names:
+                rec[name] = f[name][start:e]
+            frames.append(rec)
+            start = e + 1
+        if start != len(outputs):
+            raise VitgatesError(f"{len(outputs) - start} records after the last frame end")
+        return frames
+
+
+def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
+    """The detector at ``folding`` for ``h8`` on ``grid_hw`` grids, and its write streams."""
+    from amaranth.lib import data
+
+    from ..golden.detector import pack_thresholds, pack_weights
+    from ..hw.cofiber_detector import CofiberDetector
+    from .harness import Stream
+    from .payload import field_specs, pack_payloads
+
+    det = CofiberDetector(grid=tuple(grid_hw), channels=h8.channels, n_classes=h8.n_classes,
+                          box_rows=h8.box_rows, folding=folding)
+    wl = data.Layout.cast(det.w_write.payload.shape())
+    tl = data.Layout.cast(det.t_write.payload.shape())
+    ol = data.Layout.cast(det.o.payload.shape())
+    il = data.Layout.cast(det.i.payload.shape())
+    weights = pack_payloads(wl, pack_weights(h8, folding))
+    thresholds = pack_payloads(tl, pack_thresholds(h8))
+    end = next(s for s in field_specs(ol) if s[0] == "end")
+    streams = [Stream("w_write", wl.size), Stream("t_write", tl.size), Stream("i", il.size)]
+    return DetectorStimulus(det, streams, Stream("o", ol.size), weights, thresholds, ol, end[1])
+
+
+def _compare(step: str, got: list, want: list) -> Check:
+    """Records of every frame, field by field and in order."""
+    compared = identical = 0
+    note = ""
+    for f, (g, w) in enumerate(zip(got, want, strict=False)):
+        n = min(len(g), len(w))
+        same = np.ones(n, bool)
+        for name in w.dtype.names:
+            a, b = g[name][:n], w[name][:n]
+            same &= (a == b).reshape(n, -1).all(axis=1)
+        compared += max(len(g), len(w))
+        identical += int(same.sum())
+        if not note and (not same.all() or len(g) != len(w)):
+            k = int(np.flatnonzero(~same)[0]) if not same.all() else n
+            note = (f"frame {f}: {len(g)} records for {len(w)}; first difference at record "
+                    f"{k}")
+    if len(got) != len(want):
+        note = note or f"{len(got)} frames for {len(want)}"
+        compared += sum(len(w) for w in want[len(got):])
+    return Check(step, compared, identical, "identical",
+                 identical == compared and len(got) == len(want), note)
+
+
+def _results(image_id, det, scale) -> list:
+    from ..golden.detector_float import detections_to_coco
+
+    return detections_to_coco(int(image_id), det, scale)
+
+
+# -- the regression ---------------------------------------------------------------------------
+
+
+def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> Regression:
+    """Run the detector regression; return the filled :class:`Regression`. ``notes``:
+    lines for the report (levels left out, and why)."""
+    from ..features.coco import COCO_CATEGORIES
+    from ..fpga.reports import reports_dir
+    from ..golden.detector import decision_agreement, decode_detections, ref_detect
+    from ..golden.quant import quantize
+    from .gatelevel import design_verilog
+    from .regress_plots import detection_grid_png, map_pr_png
+
+    score = opts.score_thresh
+    data = load_grids(getattr(opts, "features", None), getattr(opts, "annotations", None),
+                      opts.detector_images, opts.data_seed)
+    fh, h8, source = _heads(opts, data, score)
+    folding = sim_folding(getattr(opts, "detector_folding", None))
+    n = len(data.image_ids)
+    reg = Regression(design, "cofiber detector", data.dataset, data.synthetic, n,
+                     ["map", "map50", "map75"], decision_unit="detection records")
+    tag = reg.tag
+    H, W = data.grid_hw
+    ids = data.image_ids
+
+    task = prog.add_task(f"float and INT8 detectors: {n} frames{tag}", total=2 * n) \
+        if prog is not None else None
+    grids = {}
+    f_dets, f_res, f_time = {}, [], 0.0
+    i_recs, i_dets, i_res, i_time = {}, {}, [], 0.0
+    for i in ids.tolist():
+        g = data.grid(i)
+        grids[i] = g
+        t = time.perf_counter()
+        d = fh.detect(g, score_thresh=score)
+        f_time += time.perf_counter() - t
+        f_dets[i] = d
+        f_res += _results(i, d, data.scale(i))
+        if prog is not None:
+            prog.advance(task)
+        t = time.perf_counter()
+        q = quantize(g, h8.feature_scale)
+        r = ref_detect(q, h8)
+        d8 = postprocess(decode_detections(r, h8, (H, W)))
+        i_time += time.perf_counter() - t
+        i_recs[i], i_dets[i] = r, d8
+        i_res += _results(i, d8, data.scale(i))
+        if prog is not None:
+            prog.advance(task)
+    fm, f_curve = coco_eval(data.coco, f_res, ids)
+    im, i_curve = coco_eval(data.coco, i_res, ids)
+    reg.add_level(LevelRun("float", "float head", n, {**fm, "detections": len(f_res)}, f_time))
+    reg.add_level(LevelRun("int8", "INT8 (golden)", n, {**im, "detections": len(i_res)},
+                           i_time, extra={"records": sum(len(r) for r in i_recs.values())}))
+    agree = decision_agreement(fh, h8, [grids[i] for i in ids.tolist()])
+    drop = fm["map"] - im["map"]
+    reg.add_check(Check("INT8 vs float", agree["decisions"], agree["identical"],
+                        f"mAP drop ≤ {opts.max_metric_drop:g}", drop <= opts.max_metric_drop,
+                        f"mAP drop {drop:+.4f}; decisions fired: float {agree['float_fired']}, "
+                        f"INT8 {agree['int8_fired']}, both {agree['both_fired']}"))
+
+    q_frames = [quantize(grids[i], h8.feature_scale) for i in ids.tolist()]
+    n_icarus = min(n, opts.detector_icarus_images)
+    sims = [lv for lv in sim_levels if lv.simulator == "verilator" or n_icarus > 0]
+    outcomes, skipped, failed = [], [], []
+    if sims:
+        stim = detector_stimulus(h8, (H, W), folding)
+        verilog = design_verilog(stim.det, f"regress-{design}")
+
+        def items(lv):
+            k = n if lv.simulator == "verilator" else n_icarus
+            return stim.items(q_frames[:k]), None, k
+
+        outcomes, skipped, failed = simulate(
+            sims, verilog, f"regress-{design}", stim.streams, stim.output, items, prog=prog,
+            tag=tag, harness_options={"end_bit": stim.end_bit}, frames=True,
+            run_options={"pause_in": opts.pause_in, "pause_out": opts.pause_out,
+                         "seed": opts.seed})
+    want = [i_recs[i] for i in ids.tolist()]
+    rtl = {}
+    top_dets = None
+    for oc in outcomes:
+        lv = oc.level
+        k = oc.n_images
+        frames = stim.records(oc.outputs)
+        res, dets = [], {}
+        for i, rec in zip(ids[:k].tolist(), frames, strict=False):
+            dets[i] = postprocess(decode_detections(rec, h8, (H, W)))
+            res += _results(i, dets[i], data.scale(i))
+        m, curve = coco_eval(data.coco, res, ids[:k])
+        reg.add_level(LevelRun(
+            lv.level, lv.label, k, {**m, "detections": len(res)}, oc.seconds,
+            netlist=lv.netlist, simulator=lv.simulator,
+            extra={"cells": oc.cells, "synth_seconds": round(oc.synth_seconds, 2),
+                   "build_seconds": round(oc.build_seconds, 2), "cycles": oc.cycles,
+                   "cycles_per_image": round(oc.cycles / max(k, 1), 1),
+                   "records": sum(len(f) for f in frames)}))
+        reg.add_check(_compare(f"{lv.label} vs INT8", frames, want[:k]))
+        if lv.level == "rtl":
+            rtl[lv.simulator] = frames
+        elif lv.simulator in rtl:
+            r = rtl[lv.simulator]
+            m_ = min(len(r), k)
+            reg.add_check(_compare(f"{lv.label} vs RTL ({lv.simulator})", frames[:m_], r[:m_]))
+        if top_dets is None and lv.level == "gate" and k == n:
+            top_dets, top_curve, top_label = dets, curve, lv.label
+    for note in notes:
+        reg.sections += ["", note]
+        reg.info.setdefault("notes", []).append(note)
+    for lv, reason in failed:
+        reg.add_check(Check(f"{lv.label} vs INT8", 0, 0, "identical", False, reason))
+    for lv, reason in skipped:
+        reg.add_check(not_run_check(f"{lv.label} vs INT8", reason))
+        reg.sections += ["", f"**{lv.label}: not simulated.** {reason}"]
+        reg.info.setdefault("not_simulated", []).append({"level": lv.label, "reason": reason})
+    if top_dets is None:
+        top_dets, top_curve, top_label = i_dets, i_curve, "INT8 (golden)"
+
+    d = reports_dir()
+    name = f"regress-{design}"
+    syn = " — SYNTHETIC data" if data.synthetic else ""
+    reg.plots["precision_recall"] = map_pr_png(
+        d / f"{name}-pr.png", {"float head": f_curve, "INT8 (golden)": i_curve,
+                               top_label: top_curve},
+        f"cofiber detector: precision–recall at IoU 0.5{syn}")
+    names = {k: nm for k, (_, nm) in enumerate(COCO_CATEGORIES)}
+    from ..features.coco import gt_boxes
+
+    for j, i in enumerate(ids[:3].tolist()):
+        g = grids[i]
+        gb, gc = gt_boxes(data.coco, i, data.scale(i))
+        shown = {}
+        for label, dd in (("float", f_dets[i]), (top_label, top_dets.get(i, i_dets[i]))):
+            sel = np.flatnonzero(dd.scores >= 0.3)
+            shown[label] = [(dd.boxes[s], int(dd.classes[s]), float(dd.scores[s])) for s in sel]
+        reg.plots[f"detections_{j}"] = detection_grid_png(
+            d / f"{name}-image{i}.png", np.linalg.norm(g, axis=-1), data.image_size,
+            list(zip(gb, gc.tolist(), strict=True)), shown,
+            f"image {i}: detections with score ≥ 0.3{syn}", names)
+    reg.info.update({
+        "head": source,
+        "score_thresh": score,
+        "folding": {"pixels": folding.pixels, "rows": folding.rows, "lanes": folding.lanes,
+                    "macs_per_cycle": folding.macs_per_cycle},
+        "grid": [H, W],
+        "macs_per_frame": H * W * h8.channels * (h8.n_classes + h8.box_rows),
+        "int8_vs_float_decisions": agree,
+        "stimulus": {"pause_in": opts.pause_in, "pause_out": opts.pause_out,
+                     "seed": opts.seed, "icarus_images": n_icarus},
+    })
+    return reg
+
+
+def benchmark(frames: int, netlists) -> int:
+    """Seconds per 40×40×768 frame at RTL and gate level (benchmarks/bench_regress.py)."""
+    import argparse
+    import resource
+
+    from .gatelevel import SimLevel, design_verilog, prepare_harness
+
+    opts = argparse.Namespace(data_seed=0, detector_float=None, detector_head=None,
+                              features=None)
+    data = load_grids(None, None, frames, 0)
+    _, h8, _ = _heads(opts, data, 0.05)
+    from ..golden.detector import ref_detect
+    from ..golden.quant import quantize
+
+    folding = sim_folding()
+    stim = detector_stimulus(h8, data.grid_hw, folding)
+    q = [quantize(data.grid(int(i)), h8.feature_scale) for i in data.image_ids]
+    want = [ref_detect(x, h8) for x in q]
+    verilog = design_verilog(stim.det, "bench-detector")
+    print(f"\ndetector, {frames} synthetic 40x40x768 frame(s), folding {folding.pixels} pixels "
+          f"x {folding.rows} rows x {folding.lanes} lanes = {folding.macs_per_cycle} MACs/cycle")
+    print(f"{'level':<28}{'synth s':>10}{'build s':>10}{'run s':>10}{'s/frame':>10}"
+          f"{'Mcycles/s':>11}{'run cpu s':>11}  identical")
+    rc = 0
+    levels = [SimLevel("rtl", None, "verilator")]
+    levels += [SimLevel("gate", f, "verilator") for f in netlists]
+    for lv in levels:
+        try:
+            h, net = prepare_harness(lv, verilog, "bench-detector", stim.streams, stim.output,
+                                     end_bit=stim.end_bit)
+        except VitgatesError as e:
+            print(f"{lv.label:<28}not simulated: {e}")
+            continue
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        r = h.run(stim.items(q), frames=frames, pause_in=0.02, pause_out=0.3, seed=1)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
+        got = stim.records(r.outputs)
+        c = _compare("x", got, want)
+        print(f"{lv.label:<28}{(net.seconds if net else 0):>10.1f}"
+              f"{(h.build_seconds if h.rebuilt else 0):>10.1f}{r.seconds:>10.2f}"
+              f"{r.seconds / frames:>10.2f}{r.cycles / r.seconds / 1e6:>11.2f}{cpu:>11.2f}  "
+              f"{c.identical}/{c.compared}")
+        rc |= not c.passed
+    return rc
+

@@ -1,0 +1,81 @@
+"""Post-synthesis netlists: the cell models are found, cells without a model are refused,
+and the synthesis commands are those of ``vitgates synth``."""
+
+import pytest
+from amaranth import Module, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from vitgates.fpga.boards import get_board
+from vitgates.fpga.synth import _yosys_script
+from vitgates.sim.netlist import (
+    SYNTH_COMMANDS,
+    NetlistError,
+    cell_models,
+    icarus_models,
+    synthesise_netlist,
+    yosys_share,
+)
+from vitgates.sim.runner import write_verilog
+
+
+class _Ram(wiring.Component):
+    """A block-RAM-sized memory: ECP5 maps it to DP16KD, which has no simulation model."""
+
+    addr: In(10)
+    data: Out(16)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = memory.Memory(shape=16, depth=1024, init=range(1024))
+        rd = mem.read_port()
+        wr = mem.write_port()
+        we = Signal()
+        m.d.comb += [rd.addr.eq(self.addr), self.data.eq(rd.data), wr.addr.eq(self.addr),
+                     wr.data.eq(self.addr), wr.en.eq(we)]
+        m.d.sync += we.eq(~we)
+        return m
+
+
+def test_models_are_shipped():
+    share = yosys_share()
+    assert (share / "simlib.v").exists()
+    for fam in ("ice40", "ecp5"):
+        models, incs, _ = cell_models(fam)
+        assert models and all(m.exists() for m in models) and incs
+    assert cell_models("generic") == ([], [], {})
+
+
+def test_same_synthesis_as_the_flow():
+    assert SYNTH_COMMANDS["ice40"] in _yosys_script(get_board("icebreaker"), "x")
+    assert SYNTH_COMMANDS["ecp5"] in _yosys_script(get_board("ulx3s-85f"), "x")
+
+
+def test_icarus_models_expand_includes_once(tmp_path):
+    models, incs, _ = cell_models("ecp5")
+    (out,) = icarus_models(models, incs, tmp_path)
+    text = out.read_text()
+    assert "`include" not in text
+    assert text.count("module TRELLIS_FF") == 1
+    assert "$error(" not in text
+    assert text.count("module LUT4") == 1
+
+
+def test_blackbox_cells_are_refused(tmp_path):
+    v = write_verilog(_Ram(), tmp_path / "ram.v")
+    with pytest.raises(NetlistError, match="DP16KD"):
+        synthesise_netlist(v, "ecp5", tmp_path / "ecp5")
+    # the iCE40 block RAM has a model: that netlist is fine
+    net = synthesise_netlist(v, "ice40", tmp_path / "ice40")
+    assert net.cells.get("SB_RAM40_4K", 0) >= 1
+    # and it is cached: the same Verilog is not synthesised twice
+    assert synthesise_netlist(v, "ice40", tmp_path / "ice40").seconds == 0.0
+
+
+def test_generic_netlist_keeps_memories(tmp_path):
+    """The generic netlist is yosys gate cells, except that a memory stays one array."""
+    v = write_verilog(_Ram(), tmp_path / "ram.v")
+    net = synthesise_netlist(v, "generic", tmp_path / "generic")
+    assert net.cells.pop("$mem_v2") == 1
+    assert net.cells and all(c.startswith("$_") for c in net.cells)
+    assert "reg [15:0] " in net.path.read_text() and not net.models
