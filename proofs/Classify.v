@@ -197,6 +197,15 @@ Proof.
   unfold fits_signed. simpl Z.of_nat in *. lia.
 Qed.
 
+(* Ranges of the block sums of the accumulator grid (equal to W·S1 and W·S2). *)
+Lemma acc_first_ranges C w x i j : all_int8 C w -> mgrid_int8 x ->
+  Z.of_nat C * (-65024) <= bsum (dot C w x) i j <= Z.of_nat C * 65536 /\
+  Z.of_nat C * (-260096) <= bsum (bsum (dot C w x)) i j <= Z.of_nat C * 262144.
+Proof.
+  intros Hw Hx. destruct (acc_ranges C w x i j Hw Hx) as (_ & B & _ & _ & E).
+  rewrite classify_bsum in B. rewrite classify_band2 in E. split; assumption.
+Qed.
+
 (* The intermediate values of the accumulate-first datapath for C = 768:
    4·(W·x) fits 27 bits, block sums of W·x (= W·S1) 27, and 4·(W·S1) 29. *)
 Theorem acc_first_widths_768 w x i j : all_int8 768 w -> mgrid_int8 x ->
@@ -205,8 +214,8 @@ Theorem acc_first_widths_768 w x i j : all_int8 768 w -> mgrid_int8 x ->
   fits_signed 29 (4 * bsum (dot 768 w x) i j) /\
   fits_signed 29 (bsum (bsum (dot 768 w x)) i j).
 Proof.
-  intros Hw Hx. destruct (acc_ranges 768 w x i j Hw Hx) as (A & B & _ & _ & E).
-  rewrite classify_bsum in B. rewrite classify_band2 in E. unfold band2, S2 in E.
+  intros Hw Hx. destruct (acc_ranges 768 w x i j Hw Hx) as (A & _).
+  destruct (acc_first_ranges 768 w x i j Hw Hx) as (B & E).
   unfold fits_signed. simpl Z.of_nat in *. lia.
 Qed.
 

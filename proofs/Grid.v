@@ -344,3 +344,66 @@ Proof.
     split; [apply S1_range | apply band1_range]; exact Hx'.
   - intros c d Hc Hd. rewrite L2 by assumption. apply band2_range, Hx'.
 Qed.
+
+(* ---------------------------------------------------------------------------------- *)
+(** ** Any input width
+
+    The RTL forms the bands on INT8 pixels and also on wide accumulators, so the widths are
+    needed for every input width [n]: with [B = 2^(n-1)] an [n]-bit signed input lies in
+    [[-B, B-1]], and the ranges above become linear in [B]. *)
+
+Ltac read_bounds_gen x Hx :=
+  repeat match goal with
+  | |- context [x ?i ?j] =>
+      lazymatch goal with
+      | _ : _ <= x i j <= _ |- _ => fail
+      | _ => pose proof (Hx i j)
+      end
+  end.
+
+(* For inputs in [-B, B-1]: S1 in [-4B, 4B-4], band0 in ±(6B-3), band1 in ±(24B-12),
+   band2 in [-16B, 16B-16]; B = 128 gives the INT8 ranges above. *)
+Theorem band_ranges_general (B : Z) (x : grid) : (forall i j, - B <= x i j <= B - 1) ->
+  forall i j,
+  - 4 * B <= S1 x i j <= 4 * B - 4 /\
+  - (6 * B - 3) <= band0 x i j <= 6 * B - 3 /\
+  - (24 * B - 12) <= band1 x i j <= 24 * B - 12 /\
+  - 16 * B <= band2 x i j <= 16 * B - 16.
+Proof.
+  intros Hx i j. split; [|split; [|split]].
+  - unfold S1, bsum. read_bounds_gen x Hx. lia.
+  - unfold band0, up, S1, bsum.
+    split_half i; split_half j; autorewrite with half; read_bounds_gen x Hx; lia.
+  - unfold band1, up, S2, S1.
+    split_half i; split_half j; autorewrite with half; unfold bsum; read_bounds_gen x Hx;
+      lia.
+  - unfold band2, S2, bsum. read_bounds_gen x Hx. lia.
+Qed.
+
+Lemma pow_shift (n k : Z) : 1 <= n -> 0 <= k -> 2 ^ (n + k - 1) = 2 ^ k * 2 ^ (n - 1).
+Proof. intros Hn Hk. rewrite <- Z.pow_add_r by lia. f_equal. lia. Qed.
+
+(* Widths for n-bit signed input (n ≥ 1): S1 needs n+2 bits, band0 n+3, band1 n+5,
+   band2 = S2 n+4. INT8 (n = 8) gives 10, 11, 13, 12; the detector's 25-bit accumulators
+   give 27, 28, 30, 29. *)
+Theorem band_widths_general (n : Z) (x : grid) : 1 <= n ->
+  (forall i j, fits_signed n (x i j)) -> forall i j,
+  fits_signed (n + 2) (S1 x i j) /\ fits_signed (n + 3) (band0 x i j) /\
+  fits_signed (n + 5) (band1 x i j) /\ fits_signed (n + 4) (band2 x i j).
+Proof.
+  intros Hn Hx i j. unfold fits_signed in *.
+  assert (HB : 0 < 2 ^ (n - 1)) by (apply Z.pow_pos_nonneg; lia).
+  destruct (band_ranges_general (2 ^ (n - 1)) x) with (i := i) (j := j)
+    as (A & B0 & B1 & B2).
+  { intros a b. specialize (Hx a b). lia. }
+  rewrite !pow_shift by lia. change (2 ^ 2) with 4. change (2 ^ 3) with 8.
+  change (2 ^ 5) with 32. change (2 ^ 4) with 16. lia.
+Qed.
+
+(* Reconstruction on a finite H × W window (H = 4h, W = 4w): bands computed from any grid
+   that agrees with x on the window give back 16·x at every pixel of the window. *)
+Theorem window_reconstruct (h w : nat) (x x' : grid) :
+  (forall i j, (i < 4 * h)%nat -> (j < 4 * w)%nat -> x i j = x' i j) ->
+  forall i j, (i < 4 * h)%nat -> (j < 4 * w)%nat ->
+  16 * x i j = 4 * band0 x' i j + up (band1 x') i j + up (up (band2 x')) i j.
+Proof. intros E i j Hi Hj. rewrite E by assumption. apply reconstruct. Qed.
