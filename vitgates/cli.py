@@ -18,13 +18,33 @@ __all__ = ["COMMANDS", "main"]
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "detector-head": (
+        "vitgates.golden.detector_head",
+        "check an INT8 detector weight file, or convert a float detection head to one",
+    ),
     "features": (
         "vitgates.features.cli",
         "extract backbone features into a cache, write the synthetic world, inspect a cache",
     ),
+    "flash": (
+        "vitgates.fpga.flash",
+        "program a board with its bitstream (iceprog or openFPGALoader); --dry-run prints it",
+    ),
+    "host": (
+        "vitgates.fpga.host",
+        "stream features to a board over its UART, compare its decisions, write a report",
+    ),
     "person-config": (
         "vitgates.golden.person_config",
         "check a person-classifier config, or derive one from a float classifier",
+    ),
+    "proofs": (
+        "vitgates.sim.formal",
+        "compile the Coq proofs and prove the RTL's formal properties (build/reports/proofs.*)",
+    ),
+    "regress": (
+        "vitgates.sim.regress",
+        "float, INT8, RTL and gate-level runs: F1/mAP and agreement in build/reports/regress-*",
     ),
     "synth": (
         "vitgates.fpga.synth",
