@@ -19,6 +19,22 @@ golden models, so every consumer checks against the same bits. numpy only.
 
 ``person.json`` holds the config, the counts, the dataset (``synthetic`` where it is) and the
 SHA-256 of the tensor file.
+
+``vitgates vectors detector [--head INT8.safetensors] [--float FLOAT.safetensors] [-n N]``
+writes ``detector.safetensors``, ``detector.json`` and the INT8 head it used
+(``detector-head.safetensors``), on the synthetic grid world (images 1..n, default 2):
+
+- ``grid`` [n, H, W, C] float32 and ``q`` [n, H, W, C] int8 (quantised with the head's
+  feature scale);
+- ``detections`` [m, 6 + box rows] int64: ``image`` (index into the n grids), ``band``,
+  ``y``, ``x``, ``cls``, ``acc`` and the box-row accumulators, in the hardware's emission
+  order per image (:func:`vitgates.golden.detector.ref_detect`);
+- ``float_band{0,1,2}`` [n, h, w, 80] uint8: the float head's decisions on the float grid
+  (``sigmoid(logit) > score_thresh``), and ``int8_band{0,1,2}`` the INT8 model's.
+
+Without ``--float`` the float head is fitted in closed form on 32 other synthetic images
+(:func:`vitgates.golden.detector.lstsq_head`), as the regression does; without ``--head``
+it is quantised from the float head.
 """
 
 from __future__ import annotations
@@ -29,8 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["configure_parser", "person_edge_rows", "person_vectors", "run",
-           "sumdiff_rows_ok", "write_person_vectors"]
+__all__ = ["configure_parser", "detector_vectors", "person_edge_rows", "person_vectors",
+           "run", "sumdiff_rows_ok", "write_detector_vectors", "write_person_vectors"]
 
 
 def person_edge_rows(cfg) -> np.ndarray:
@@ -130,6 +146,105 @@ def write_person_vectors(out_dir, cfg, features, labels=None, *, dataset: str,
     return out_dir / "person.json"
 
 
+def detector_vectors(grids, head) -> dict[str, np.ndarray]:
+    """The INT8 side of the detector reference vectors for float ``grids`` [n, H, W, C]:
+    ``q``, ``detections`` and ``int8_band{b}`` (see the module docstring)."""
+    from .detector import accumulators as band_accumulators
+    from .detector import decisions, detection_dtype, ref_detect
+    from .quant import quantize
+
+    g = np.asarray(grids, np.float32)
+    q = quantize(g, head.feature_scale)
+    B = head.box_rows
+    rows, bands = [], [[], [], []]
+    for i, qi in enumerate(q):
+        d = ref_detect(qi, head)
+        cols = [np.full(len(d), i)] + [d[k] for k in ("band", "y", "x", "cls", "acc")]
+        if B:
+            cols += [d["box"][:, j] for j in range(B)]
+        rows.append(np.stack(cols, axis=1) if len(d) else np.zeros((0, 6 + B), np.int64))
+        for b, dec in enumerate(decisions(band_accumulators(qi, head), head)):
+            bands[b].append(dec)
+    assert detection_dtype(B).names[:5] == ("band", "y", "x", "cls", "acc")
+    out = {"grid": g, "q": q, "detections": np.concatenate(rows).astype(np.int64)}
+    for b in range(3):
+        out[f"int8_band{b}"] = np.stack(bands[b]).astype(np.uint8)
+    return out
+
+
+def write_detector_vectors(out_dir, grids, head, float_head=None, *, dataset: str,
+                           synthetic: bool) -> Path:
+    """Write ``detector.safetensors``, ``detector.json`` and ``detector-head.safetensors``
+    into ``out_dir``; return the JSON path."""
+    from safetensors.numpy import save
+
+    from ..fileio import atomic_write_bytes, atomic_write_json
+    from .detector_head import save_head
+
+    out_dir = Path(out_dir)
+    vec = detector_vectors(grids, head)
+    meta = {"format": "vitgates-detector-vectors", "version": 1, "dataset": dataset,
+            "synthetic": synthetic, "n_grids": int(len(vec["grid"])),
+            "n_detections": int(len(vec["detections"])),
+            "detection_columns": ["image", "band", "y", "x", "cls", "acc"]
+            + [f"box{j}" for j in range(head.box_rows)],
+            "score_thresh": float(head.score_thresh),
+            "feature_scale": float(head.feature_scale)}
+    if float_head is not None:
+        from .detector_float import float_decisions
+
+        fd = [float_decisions(float_head, g, head.score_thresh) for g in vec["grid"]]
+        same = total = 0
+        for b in range(3):
+            vec[f"float_band{b}"] = np.stack([d[b] for d in fd]).astype(np.uint8)
+            same += int(np.count_nonzero(vec[f"float_band{b}"] == vec[f"int8_band{b}"]))
+            total += vec[f"float_band{b}"].size
+        meta["int8_vs_float_agreement"] = same / max(total, 1)
+        meta["decisions"] = total
+    blob = save({k: np.ascontiguousarray(v) for k, v in vec.items()},
+                metadata={"format": "vitgates-detector-vectors"})
+    atomic_write_bytes(out_dir / "detector.safetensors", blob)
+    save_head(head, out_dir / "detector-head.safetensors")
+    meta["tensors"] = {k: {"shape": list(v.shape), "dtype": str(v.dtype)}
+                       for k, v in vec.items()}
+    meta["sha256"] = hashlib.sha256(blob).hexdigest()
+    atomic_write_json(out_dir / "detector.json", meta)
+    return out_dir / "detector.json"
+
+
+def _detector_run(args) -> int:
+    from ..features.synthetic import grid_dataset
+    from .detector import derive_thresholds, lstsq_head, quantize_head
+    from .detector_float import FloatDetectorHead, choose_feature_scale
+    from .detector_head import Int8DetectorHead, load_head
+
+    if args.n < 1:
+        raise ValueError(f"-n must be at least 1, got {args.n}")
+    ds = grid_dataset(n_images=args.n, seed=args.seed)
+    grids = np.stack([ds.grid(int(i)) for i in ds.image_ids])
+    if args.float:
+        fh = FloatDetectorHead.load(args.float)
+    else:
+        fh = lstsq_head(grid_dataset(n_images=32, seed=args.seed, first_id=100_001))
+    if args.head:
+        h8 = load_head(args.head)
+    else:
+        h8 = quantize_head(fh.weight[:84], fh.bias[:84], choose_feature_scale(grids),
+                           args.score_thresh, meta={"source": "reference vectors"})
+        K = h8.n_classes
+        T = derive_thresholds(h8.bias[:K], h8.weight_scale[:K], h8.feature_scale,
+                              args.score_thresh, h8.channels)
+        h8 = Int8DetectorHead(h8.weight, T, h8.weight_scale, h8.bias, h8.feature_scale,
+                              args.score_thresh, dict(h8.meta))
+    path = write_detector_vectors(args.out, grids, h8, fh, dataset=ds.label, synthetic=True)
+    meta = json.loads(path.read_text())
+    print(f"detector vectors [synthetic]: {meta['n_grids']} grids of {ds.label}, "
+          f"{meta['n_detections']} INT8 detections, INT8 vs float "
+          f"{100 * meta['int8_vs_float_agreement']:.4f} % of {meta['decisions']} decisions; "
+          f"wrote {path}")
+    return 0
+
+
 def configure_parser(parser) -> None:
     sub = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     p = sub.add_parser("person", help="person-classifier vectors")
@@ -138,14 +253,22 @@ def configure_parser(parser) -> None:
     p.add_argument("--seed", type=int, default=0, help="synthetic data seed")
     p.add_argument("-n", type=int, default=512, help="number of data vectors (default 512)")
     p.add_argument("--out", default="build/vectors", help="output folder")
+    d = sub.add_parser("detector", help="cofiber detector vectors (synthetic grids)")
+    d.add_argument("--head", help="INT8 detector weight file (default: from the float head)")
+    d.add_argument("--float", help="float detection head (default: fitted in closed form "
+                   "on 32 other synthetic images)")
+    d.add_argument("--seed", type=int, default=0, help="synthetic data seed")
+    d.add_argument("-n", type=int, default=2, help="number of grids (default 2)")
+    d.add_argument("--score-thresh", type=float, default=0.05, help="score cut (default 0.05)")
+    d.add_argument("--out", default="build/vectors", help="output folder")
 
 
 def run(args) -> int:
     from .person import fit_synthetic_config
     from .person_config import load_person_config
 
-    if args.model != "person":
-        raise AssertionError(args.model)
+    if args.model == "detector":
+        return _detector_run(args)
     if args.cache:
         from ..features.cache import FeatureCache
 

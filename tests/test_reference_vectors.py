@@ -31,3 +31,27 @@ def test_edge_rows_straddle_the_threshold(person_config):
     rows = person_edge_rows(person_config)
     assert rows.dtype == np.int8 and rows.shape[1] == 40
     assert sumdiff_rows_ok(rows, person_config)
+
+
+def test_detector_vectors_cli(tmp_path, capsys):
+    from vitgates.golden.detector import ref_detect
+    from vitgates.golden.detector_head import load_head
+
+    assert main(["vectors", "detector", "-n", "1", "--out", str(tmp_path)]) == 0
+    assert "[synthetic]" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "detector.json").read_text())
+    vec = load_file(str(tmp_path / "detector.safetensors"))
+    head = load_head(tmp_path / "detector-head.safetensors")
+    assert meta["synthetic"] and meta["n_grids"] == 1
+    assert np.array_equal(vec["q"], quantize(vec["grid"], head.feature_scale))
+    d = ref_detect(vec["q"][0], head)
+    rows = vec["detections"]
+    assert len(rows) == len(d) == meta["n_detections"] > 0
+    assert np.array_equal(rows[:, 0], np.zeros(len(d)))
+    for j, k in enumerate(("band", "y", "x", "cls", "acc"), start=1):
+        assert np.array_equal(rows[:, j], d[k])
+    assert np.array_equal(rows[:, 6:], d["box"])
+    # every INT8 decision that fired is one of the detections, and no other
+    fired = sum(int(vec[f"int8_band{b}"].sum()) for b in range(3))
+    assert fired == len(d)
+    assert meta["int8_vs_float_agreement"] >= 0.997
