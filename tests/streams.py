@@ -2,7 +2,9 @@
 
 import random
 
-__all__ = ["stream_put", "stream_get", "Staller"]
+from amaranth.sim import Simulator
+
+__all__ = ["stream_put", "stream_get", "Staller", "run_testbenches"]
 
 
 class Staller:
@@ -35,3 +37,12 @@ async def stream_get(ctx, stream, staller: Staller | None = None):
     (payload,) = await ctx.tick().sample(stream.payload).until(stream.valid)
     ctx.set(stream.ready, 0)
     return payload
+
+
+def run_testbenches(dut, *testbenches, period: float = 1e-8):
+    """Simulate ``dut`` on one clock of ``period`` seconds until every testbench returns."""
+    sim = Simulator(dut)
+    sim.add_clock(period)
+    for tb in testbenches:
+        sim.add_testbench(tb)
+    sim.run()

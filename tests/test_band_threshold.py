@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from vitgates.hw.band_threshold import BandThreshold
 
-from streams import Staller, stream_get, stream_put
+from streams import Staller, run_testbenches, stream_get, stream_put
 
 
 def ref_records(values, T, K, B):
@@ -50,11 +49,7 @@ def run_threshold(frames, T, K, B, width, grid, p_in=0.0, p_out=0.0, seed=0):
                 box = tuple(int(r.box[j]) for j in range(B)) if B else ()
                 frame.append((int(r.band), int(r.y), int(r.x), int(r.cls), int(r.acc)) + box)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     return got
 
 

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from vitgates.golden.cofiber import band_order, cofiber_bands, to_stream
 from vitgates.hw.cofiber_bands import CofiberBands
 
-from streams import Staller, stream_get, stream_put
+from streams import Staller, run_testbenches, stream_get, stream_put
 
 
 def ref_band_stream(x):
@@ -43,11 +43,7 @@ def run_bands(frames, width, pixels, p_in=0.0, p_out=0.0, seed=0):
             r = await stream_get(ctx, dut.o, st)
             got.append((int(r.band), int(r.y), int(r.x), int(r.c), int(r.value), int(r.last)))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     return got
 
 

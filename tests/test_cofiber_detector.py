@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 from detector_sim import get_records, load_thresholds, load_weights, put_features, records_of
 
 from vitgates.golden.detector import Folding, random_head, ref_detect
 from vitgates.hw.cofiber_detector import CofiberDetector
 
-from streams import Staller
+from streams import Staller, run_testbenches
 
 
 def _frames(n, shape, seed, saturate=False):
@@ -33,11 +32,7 @@ def run_detector(frames, head, folding, *, p_in=0.0, p_out=0.0, seed=0, fifo_dep
         got.extend(await get_records(ctx, dut.o, len(frames), Staller(p_out, seed + 1),
                                      head.box_rows))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     return got
 
 
@@ -111,9 +106,5 @@ def test_synthesis_wrapper_is_the_detector_behind_bytes():
             box = tuple(int(r.box[j]) for j in range(4))
             got.append((int(r.band), int(r.y), int(r.x), int(r.cls), int(r.acc)) + box)
 
-    sim = Simulator(top)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(top, producer, consumer)
     assert got == want and len(want) > 0

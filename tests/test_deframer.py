@@ -15,7 +15,7 @@ from vitgates.golden.link import Deframer as RefDeframer
 from vitgates.hw.deframer import Deframer
 from vitgates.hw.framer import Framer
 
-from streams import Staller, stream_get, stream_put
+from streams import Staller, run_testbenches, stream_get, stream_put
 
 MAXP = 64
 SLOTS = 2
@@ -176,9 +176,5 @@ def test_framer(pause):
         while len(got) < len(want):
             got.append(await stream_get(ctx, dut.o, st))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     assert got == want

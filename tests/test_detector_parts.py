@@ -13,7 +13,7 @@ from vitgates.hw.single_port_ram import SinglePortRAM
 from vitgates.hw.skid_buffer import SkidBuffer
 from vitgates.hw.stream_register import StreamRegister
 
-from streams import Staller, stream_get, stream_put
+from streams import Staller, run_testbenches, stream_get, stream_put
 
 
 @pytest.mark.parametrize("cls", [SkidBuffer, StreamRegister])
@@ -34,11 +34,7 @@ def test_stream_stage_passes_everything_in_order(cls, p_in, p_out):
         for _ in data:
             got.append(await stream_get(ctx, dut.o, st))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     assert got == data
 
 

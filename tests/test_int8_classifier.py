@@ -8,7 +8,7 @@ from vitgates.golden.detector import Folding, hw_row_order, pack_weights, random
 from vitgates.golden.detector_head import acc_bits
 from vitgates.hw.int8_classifier import Int8Classifier
 
-from streams import Staller, stream_get, stream_put
+from streams import Staller, run_testbenches, stream_get, stream_put
 
 
 def run_classifier(x, head, folding, p_in=0.0, p_out=0.0, seed=0):
@@ -35,11 +35,7 @@ def run_classifier(x, head, folding, p_in=0.0, p_out=0.0, seed=0):
                 for p in range(P):
                     out[g * P + p, r] = int(v[p])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run()
+    run_testbenches(dut, producer, consumer)
     return out
 
 
