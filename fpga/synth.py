@@ -208,7 +208,8 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
     if design.cycles_per_image is not None:
         data["cycles_per_image"] = design.cycles_per_image(opts)
         if fmax:
-            data["images_per_second_at_target"] = round(target * 1e6 / data["cycles_per_image"])
+            data["images_per_second_at_target"] = round(target * 1e6 / data["cycles_per_image"], 2)
+            data["images_per_second_at_fmax"] = round(fmax * 1e6 / data["cycles_per_image"], 2)
     if design.extra is not None:
         data.update(design.extra(opts, board))
     data["bitstream"] = str(next(iter(sorted(workdir.glob(f"{name}.b*"))), "")) or None
@@ -242,7 +243,8 @@ def _markdown(d: dict) -> str:
     if "cycles_per_image" in d:
         lines.append(
             f"Cycles per image (measured in simulation): {d['cycles_per_image']}"
-            + (f"; {d['images_per_second_at_target']} images/s at {d['target_mhz']:g} MHz."
+            + (f"; {d['images_per_second_at_target']} images/s at {d['target_mhz']:g} MHz, "
+               f"{d['images_per_second_at_fmax']} at Fmax."
                if "images_per_second_at_target" in d else ".")
         )
     if "gates" in d:
