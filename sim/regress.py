@@ -76,6 +76,10 @@ def configure_parser(parser) -> None:
     parser.add_argument("--detector-folding", metavar="P,R,L",
                         help="MAC array simulated: pixels, rows, lanes (default: the "
                         "simulation profile)")
+    parser.add_argument("--detector-gate-folding", metavar="P,R,L",
+                        help="MAC array of the detector's gate-level runs (default: "
+                        "--detector-folding when named, else 4,4,4: 64 MACs per cycle, a "
+                        "netlist Verilator builds in minutes)")
     parser.add_argument("--detector-icarus-images", type=int, default=0,
                         help="detector frames per Icarus run (default 0: a frame is millions "
                         "of cycles)")
@@ -174,15 +178,20 @@ def run(args) -> int:
         sims = [s for s in sims if s.simulator != "icarus"]
     det_sims, det_notes = sim_levels(levels, netlists, simulators), []
     if args.netlists is None and "gate" in levels:
-        det_sims = [s for s in det_sims if s.level != "gate"]
+        # by default the detector's gate level is the generic netlist at the gate-level
+        # folding (regress_detector.GATE_SIM_FOLDING, 64 MACs per cycle: ~39k cells, built
+        # in about two minutes, ~30 s per frame); the vendor netlists only when named
+        det_sims = [s for s in det_sims if s.level != "gate" or s.netlist == "generic"]
         det_notes.append(
-            "The detector's gate-level netlists are not simulated by default: at the wide "
-            "simulation folding the iCE40 netlist becomes about 100 MB of C++ and the generic "
-            "one about 190k gates, which Verilator compiles for longer than a regression "
-            "should take. `--netlists ice40,generic` runs them. The ECP5 netlist cannot be "
-            "simulated at all: synth_ecp5 maps the memories to DP16KD and the multipliers "
-            "to MULT18X18D, which yosys ships only as black boxes (`--netlists ecp5` reports "
-            "the step NOT RUN).")
+            "By default the detector's gate level is the generic netlist, simulated at the "
+            "narrower gate-level folding (`--detector-gate-folding`, default 4,4,4) while "
+            "RTL runs the wide simulation profile: at the wide folding the generic netlist "
+            "is about 190k gates and the iCE40 one about 100 MB of C++, which Verilator "
+            "compiles for longer than a regression should take; the decisions compared are "
+            "the same at any folding. `--netlists ice40,generic` runs the iCE40 netlist too. "
+            "The ECP5 netlist cannot be simulated at all: synth_ecp5 maps the memories to "
+            "DP16KD and the multipliers to MULT18X18D, which yosys ships only as black boxes "
+            "(`--netlists ecp5` reports the step NOT RUN).")
     failed = []
     person = [d for d in designs if d in PERSON_DESIGNS]
     detector = [d for d in designs if d not in PERSON_DESIGNS]

@@ -8,7 +8,8 @@ grids, COCO mAP through pycocotools, agreement tables and plots (``regress-detec
   quantised grid: the sparse detection records, decoded on the host
   (:func:`~vitgates.golden.detector.decode_detections`) and put through the same NMS.
 - **RTL / gate**: :class:`~vitgates.hw.cofiber_detector.CofiberDetector` at the simulation
-  folding: the weights written through ``w_write``, the thresholds through ``t_write``
+  folding (RTL) and at the narrower gate-level folding (netlists, :func:`gate_folding`):
+  the weights written through ``w_write``, the thresholds through ``t_write``
   (derived for the regression's low score cut: the threshold register is set low so that
   mAP sees the whole precision–recall curve), then every frame; its records are compared
   with the INT8 model's, field by field and in order, and decoded the same way.
@@ -34,11 +35,14 @@ from .regress_report import Check, LevelRun, Regression, not_run_check, simulate
 __all__ = [
     "DETECTOR_DESIGNS",
     "DEFAULT_SIM_FOLDING",
+    "GATE_OPT_FAST",
+    "GATE_SIM_FOLDING",
     "GridData",
     "available",
     "benchmark",
     "coco_eval",
     "detector_stimulus",
+    "gate_folding",
     "load_grids",
     "postprocess",
     "regress_detector",
@@ -49,6 +53,18 @@ DETECTOR_DESIGNS = ("detector",)
 #: pixels, rows, lanes of the MAC array in simulation when the hardware names no profile of
 #: its own: 64 MACs per cycle, 1.6 million cycles per 40×40×768 frame
 DEFAULT_SIM_FOLDING = (4, 4, 4)
+#: pixels, rows, lanes of the MAC array in gate-level simulation: 64 MACs per cycle. A wider
+#: array is proportionally more gates for fewer cycles, and the netlist's C++ build grows
+#: faster than that: at the wide simulation profile (384 MACs) the generic netlist is ~204k
+#: cells, synthesised in ~3 min, built in ~8.5 min at -O1 (its -O2 build did not finish in
+#: 16 minutes) and runs a 40×40×768 frame in ~105 s; at 4,4,4 it is ~39k cells,
+#: synthesised in ~40 s, built in ~65 s at -O1, ~30 s per frame (1.66 million cycles),
+#: decisions identical to the INT8 model in both (a loaded two-core machine)
+GATE_SIM_FOLDING = (4, 4, 4)
+#: C++ optimisation of a detector netlist's per-cycle code (Harness ``opt_fast``): at 4,4,4
+#: the generic netlist builds in ~65 s at -O1 against ~120 s at -O2 and runs a frame in the
+#: same ~30 s
+GATE_OPT_FAST = "-O1"
 
 
 def available() -> bool:
@@ -82,6 +98,24 @@ def sim_folding(spec: str | None = None):
             if isinstance(f, gd.Folding):
                 return f
     return gd.Folding(*DEFAULT_SIM_FOLDING)
+
+
+def gate_folding(spec: str | None = None, rtl_spec: str | None = None):
+    """The MAC-array folding of the gate-level runs: ``spec`` ("P,R,L",
+    ``--detector-gate-folding``), else ``rtl_spec`` (``--detector-folding``, when one was
+    named: then RTL and netlists share it), else :data:`GATE_SIM_FOLDING`."""
+    from ..golden import detector as gd
+
+    if spec:
+        try:
+            p, r, lanes = (int(v) for v in spec.split(","))
+            return gd.Folding(p, r, lanes)
+        except ValueError as e:
+            raise VitgatesError(f"--detector-gate-folding: expected P,R,L, got {spec!r} "
+                                f"({e})") from None
+    if rtl_spec:
+        return sim_folding(rtl_spec)
+    return gd.Folding(*GATE_SIM_FOLDING)
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -353,6 +387,8 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
                       opts.detector_images, opts.data_seed)
     fh, h8, source = _heads(opts, data, score)
     folding = sim_folding(getattr(opts, "detector_folding", None))
+    gfold = gate_folding(getattr(opts, "detector_gate_folding", None),
+                         getattr(opts, "detector_folding", None))
     n = len(data.image_ids)
     reg = Regression(design, "cofiber detector", data.dataset, data.synthetic, n,
                      ["map", "map50", "map75"], decision_unit="detection records")
@@ -400,25 +436,39 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     n_icarus = min(n, opts.detector_icarus_images)
     sims = [lv for lv in sim_levels if lv.simulator == "verilator" or n_icarus > 0]
     outcomes, skipped, failed = [], [], []
-    if sims:
-        stim = detector_stimulus(h8, (H, W), folding)
-        verilog = design_verilog(stim.det, f"regress-{design}")
+    stims = {}  # level key -> the stimulus (and folding) it ran with
+    # RTL at the simulation folding; netlists at the gate-level one, their per-cycle C++
+    # compiled at GATE_OPT_FAST
+    groups = [(folding, [lv for lv in sims if lv.level == "rtl"], {}),
+              (gfold, [lv for lv in sims if lv.level != "rtl"], {"opt_fast": GATE_OPT_FAST})]
+    for fold, group, hopts in groups:
+        if not group:
+            continue
+        stim = detector_stimulus(h8, (H, W), fold)
+        base = f"regress-{design}" if fold == folding else \
+            f"regress-{design}-{fold.pixels}x{fold.rows}x{fold.lanes}"
+        verilog = design_verilog(stim.det, base)
 
-        def items(lv):
+        def items(lv, _stim=stim):
             k = n if lv.simulator == "verilator" else n_icarus
-            return stim.items(q_frames[:k]), None, k
+            return _stim.items(q_frames[:k]), None, k
 
-        outcomes, skipped, failed = simulate(
-            sims, verilog, f"regress-{design}", stim.streams, stim.output, items, prog=prog,
-            tag=tag, harness_options={"end_bit": stim.end_bit}, frames=True,
+        o, s_, f_ = simulate(
+            group, verilog, base, stim.streams, stim.output, items, prog=prog,
+            tag=tag, harness_options={"end_bit": stim.end_bit, **hopts}, frames=True,
             run_options={"pause_in": opts.pause_in, "pause_out": opts.pause_out,
                          "seed": opts.seed})
+        outcomes += o
+        skipped += s_
+        failed += f_
+        stims.update({lv.key: (stim, fold) for lv in group})
     want = [i_recs[i] for i in ids.tolist()]
     rtl = {}
     top_dets = None
     for oc in outcomes:
         lv = oc.level
         k = oc.n_images
+        stim, fold = stims[lv.key]
         frames = stim.records(oc.outputs)
         res, dets = [], {}
         for i, rec in zip(ids[:k].tolist(), frames, strict=False):
@@ -431,7 +481,8 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
             extra={"cells": oc.cells, "synth_seconds": round(oc.synth_seconds, 2),
                    "build_seconds": round(oc.build_seconds, 2), "cycles": oc.cycles,
                    "cycles_per_image": round(oc.cycles / max(k, 1), 1),
-                   "records": sum(len(f) for f in frames)}))
+                   "records": sum(len(f) for f in frames),
+                   "folding": [fold.pixels, fold.rows, fold.lanes]}))
         reg.add_check(_compare(f"{lv.label} vs INT8", frames, want[:k]))
         if lv.level == "rtl":
             rtl[lv.simulator] = frames
@@ -479,6 +530,8 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
         "score_thresh": score,
         "folding": {"pixels": folding.pixels, "rows": folding.rows, "lanes": folding.lanes,
                     "macs_per_cycle": folding.macs_per_cycle},
+        "gate_folding": {"pixels": gfold.pixels, "rows": gfold.rows, "lanes": gfold.lanes,
+                         "macs_per_cycle": gfold.macs_per_cycle},
         "grid": [H, W],
         "macs_per_frame": H * W * h8.channels * (h8.n_classes + h8.box_rows),
         "int8_vs_float_decisions": agree,

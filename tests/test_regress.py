@@ -180,9 +180,24 @@ def test_detector_references(build):
     assert {lv["level"] for lv in rep["levels"]} == {"float", "int8"}
     assert rep["agreement_with_int8"] is None and rep["verdict"] == "PASS"
     assert rep["folding"]["macs_per_cycle"] >= 64
+    assert rep["gate_folding"]["macs_per_cycle"] == 64
     assert any(k.startswith("detections_") for k in rep["plots"])
     for p in rep["plots"].values():
         assert (build / "reports" / p.split("/")[-1]).stat().st_size > 1000
+
+
+def test_detector_gate_folding():
+    """The netlists run at --detector-gate-folding, else at a --detector-folding that was
+    named, else at the narrow gate-level profile; a malformed one is one clear error."""
+    from vitgates.errors import VitgatesError
+    from vitgates.golden.detector import Folding
+    from vitgates.sim.regress_detector import GATE_SIM_FOLDING, gate_folding
+
+    assert gate_folding() == Folding(*GATE_SIM_FOLDING)
+    assert gate_folding(None, "2,4,2") == Folding(2, 4, 2)
+    assert gate_folding("4,4,8", "2,4,2") == Folding(4, 4, 8)
+    with pytest.raises(VitgatesError, match="--detector-gate-folding"):
+        gate_folding("4,4")
 
 
 def test_payload_round_trip():
