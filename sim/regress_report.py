@@ -86,6 +86,12 @@ def identical_check(step: str, got, want, unit: str = "decisions") -> Check:
     return Check(step, int(want.size), same, "identical", same == want.size, note)
 
 
+def _rate(v: float) -> str:
+    """Images per second for a table: thousands separated above 100, three significant
+    digits below (a gate-level detector frame takes tens of seconds)."""
+    return f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+
 @dataclass
 class LevelRun:
     """One level of a regression: what it decided and how fast."""
@@ -320,7 +326,7 @@ class Regression:
         for lv in self.levels:
             vals = " | ".join(f"{lv.metrics[k]:.4f}" if k in lv.metrics else "–" for k in keys)
             lines.append(f"| {lv.label} | {vals} | {lv.n_images} | {lv.seconds:.2f} | "
-                         f"{lv.images_per_second:,.1f} |")
+                         f"{_rate(lv.images_per_second)} |")
         lines += ["", "## Verification steps", "",
                   "| step | compared | identical | agreement | criterion | status |",
                   "|---|---|---|---|---|---|"]
@@ -341,7 +347,7 @@ class Regression:
                 lines.append(f"| {lv.label} | {cells or '–'} | {e.get('synth_seconds', 0):.1f} "
                              f"| {e.get('build_seconds', 0):.1f} | {lv.seconds:.2f} | "
                              f"{e.get('cycles_per_image', 0):,.1f} | "
-                             f"{lv.images_per_second:,.1f} |")
+                             f"{_rate(lv.images_per_second)} |")
         lines += self.sections
         if self.plots:
             lines += ["", "## Plots", ""]
