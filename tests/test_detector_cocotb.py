@@ -1,13 +1,11 @@
 """cocotb testbenches of the cofiber detector on Verilator (and Icarus where installed).
 
-Small grids (8×8×16, 12×8×32; Verilator) with random weights and features, saturated
-inputs and extreme weights, thresholds tied to reachable accumulators, random stalls on
-both sides;
-a full 40×40×768 frame in the wide simulation profile (``slow``); the SB_MAC16 dual 8×8
-multiplier on yosys's own cell model; the cycle bench behind ``cycles_per_image``. Every
-record is compared with the golden model. Icarus 11 stalls the detector's feature input
-and cannot parse yosys's cell models, so these run on Verilator (open issue in
-docs/detector.md).
+Small grids (8×8×16, 12×8×32; Verilator and Icarus) with random weights and features,
+saturated inputs and extreme weights, thresholds tied to reachable accumulators, random
+stalls on both sides; a full 40×40×768 frame in the wide simulation profile (``slow``);
+the SB_MAC16 dual 8×8 multiplier on yosys's own cell model (Verilator: Icarus 11 cannot
+parse yosys's cell models); the cycle bench behind ``cycles_per_image``. Every record is
+compared with the golden model.
 """
 
 import shutil
@@ -127,10 +125,7 @@ CASES = {
 }
 
 
-# Icarus (11) stalls this design's feature input (the records never come; Verilator and
-# amaranth.sim agree with the golden model): the detector runs on Verilator only, Icarus runs
-# the SB_MAC16 test below. Open issue, see docs/detector.md.
-@pytest.mark.parametrize("simulator", ["verilator"])
+@pytest.mark.parametrize("simulator", SIMS)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_detector_small_grids(case, simulator):
     shape, folding, B, kind, p_in, p_out, fifo = CASES[case]
