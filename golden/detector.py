@@ -69,6 +69,7 @@ __all__ = [
     "detection_dtype",
     "ref_detect",
     "score_logit",
+    "with_score_thresh",
     "quantize_weights",
     "derive_thresholds",
     "quantize_head",
@@ -310,6 +311,16 @@ def quantize_head(weight, bias, feature_scale: float, score_thresh: float = 0.05
                             feature_scale=float(feature_scale),
                             score_thresh=float(score_thresh),
                             meta={"per_row_scales": bool(per_row), **(meta or {})})
+
+
+def with_score_thresh(head: Int8DetectorHead, score_thresh: float) -> Int8DetectorHead:
+    """``head`` with its thresholds derived (:func:`derive_thresholds`) for another score
+    cut; weights, scales and bias unchanged."""
+    K = head.n_classes
+    T = derive_thresholds(head.bias[:K], head.weight_scale[:K], head.feature_scale,
+                          score_thresh, head.channels)
+    return Int8DetectorHead(head.weight, T, head.weight_scale, head.bias, head.feature_scale,
+                            score_thresh, dict(head.meta))
 
 
 def head_from_handover(handover: dict, score_thresh: float = 0.05, *,

@@ -57,6 +57,7 @@ __all__ = [
     "decode_boxes",
     "detections_to_coco",
     "nms",
+    "per_class_nms",
 ]
 
 NUM_CLASSES = 80
@@ -134,6 +135,20 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.5) -> np.ndarray:
         ious = inter / np.maximum(area[i] + area[rest] - inter, 1e-12)
         order = rest[ious <= iou]
     return np.asarray(keep, np.int64)
+
+
+def per_class_nms(boxes, scores, classes, bands, nms_iou: float = 0.5,
+                  max_det: int = 100) -> Detections:
+    """:func:`nms` within each class, then the ``max_det`` best overall, highest score
+    first (the detection protocol of the float head and of the hardware's host side)."""
+    keep = []
+    for c in np.unique(classes):
+        idx = np.flatnonzero(classes == c)
+        keep.extend(idx[nms(boxes[idx], scores[idx], nms_iou)])
+    keep = np.asarray(keep, np.int64)
+    keep = keep[np.argsort(-scores[keep], kind="stable")][:max_det]
+    return Detections(boxes[keep], scores[keep].astype(np.float32),
+                      classes[keep].astype(np.int64), bands[keep].astype(np.int64))
 
 
 @dataclass
@@ -227,14 +242,7 @@ class FloatDetectorHead:
         scores = np.concatenate(all_scores)
         cls = np.concatenate(all_cls)
         band = np.concatenate(all_band)
-        keep = []
-        for c in np.unique(cls):
-            idx = np.flatnonzero(cls == c)
-            keep.extend(idx[nms(boxes[idx], scores[idx], nms_iou)])
-        keep = np.asarray(keep, np.int64)
-        keep = keep[np.argsort(-scores[keep], kind="stable")][:max_det]
-        return Detections(boxes[keep], scores[keep].astype(np.float32),
-                          cls[keep].astype(np.int64), band[keep].astype(np.int64))
+        return per_class_nms(boxes, scores, cls, band, nms_iou, max_det)
 
     # -- files -----------------------------------------------------------------------------
 

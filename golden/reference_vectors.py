@@ -213,13 +213,14 @@ def write_detector_vectors(out_dir, grids, head, float_head=None, *, dataset: st
 
 
 def _detector_run(args) -> int:
+    from ..errors import VitgatesError
     from ..features.synthetic import grid_dataset
-    from .detector import derive_thresholds, lstsq_head, quantize_head
+    from .detector import lstsq_head, quantize_head
     from .detector_float import FloatDetectorHead, choose_feature_scale
-    from .detector_head import Int8DetectorHead, load_head
+    from .detector_head import load_head
 
     if args.n < 1:
-        raise ValueError(f"-n must be at least 1, got {args.n}")
+        raise VitgatesError(f"-n must be at least 1, got {args.n}")
     ds = grid_dataset(n_images=args.n, seed=args.seed)
     grids = np.stack([ds.grid(int(i)) for i in ds.image_ids])
     if args.float:
@@ -231,11 +232,6 @@ def _detector_run(args) -> int:
     else:
         h8 = quantize_head(fh.weight[:84], fh.bias[:84], choose_feature_scale(grids),
                            args.score_thresh, meta={"source": "reference vectors"})
-        K = h8.n_classes
-        T = derive_thresholds(h8.bias[:K], h8.weight_scale[:K], h8.feature_scale,
-                              args.score_thresh, h8.channels)
-        h8 = Int8DetectorHead(h8.weight, T, h8.weight_scale, h8.bias, h8.feature_scale,
-                              args.score_thresh, dict(h8.meta))
     path = write_detector_vectors(args.out, grids, h8, fh, dataset=ds.label, synthetic=True)
     meta = json.loads(path.read_text())
     print(f"detector vectors [synthetic]: {meta['n_grids']} grids of {ds.label}, "

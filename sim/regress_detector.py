@@ -188,9 +188,9 @@ def load_grids(features=None, annotations=None, n=None, seed: int = 0) -> GridDa
 
 def _heads(opts, data: GridData, score_thresh: float):
     """``(float head, INT8 head with thresholds for score_thresh, provenance)``."""
-    from ..golden.detector import derive_thresholds, quantize_head
+    from ..golden.detector import quantize_head, with_score_thresh
     from ..golden.detector_float import FloatDetectorHead, choose_feature_scale
-    from ..golden.detector_head import Int8DetectorHead, load_head
+    from ..golden.detector_head import load_head
 
     f_path = getattr(opts, "detector_float", None)
     i_path = getattr(opts, "detector_head", None)
@@ -214,12 +214,7 @@ def _heads(opts, data: GridData, score_thresh: float):
         sample = np.stack([data.grid(int(i)) for i in data.image_ids[:8]])
         h8 = quantize_head(fh.weight[:84], fh.bias[:84], choose_feature_scale(sample),
                            score_thresh, meta={"source": source})
-    K = h8.n_classes
-    T = derive_thresholds(h8.bias[:K], h8.weight_scale[:K], h8.feature_scale, score_thresh,
-                          h8.channels)
-    h8 = Int8DetectorHead(h8.weight, T, h8.weight_scale, h8.bias, h8.feature_scale,
-                          score_thresh, dict(h8.meta))
-    return fh, h8, source
+    return fh, with_score_thresh(h8, score_thresh), source
 
 
 # -- host-side decoding and evaluation --------------------------------------------------------
@@ -229,7 +224,7 @@ def postprocess(det, *, nms_iou: float = 0.5, max_det: int = 100, pre_nms: int =
     """The float head's protocol on decoded detections: the ``pre_nms`` best per band,
     per-class NMS, the ``max_det`` best (as
     :meth:`~vitgates.golden.detector_float.FloatDetectorHead.detect_raw`)."""
-    from ..golden.detector_float import Detections, nms
+    from ..golden.detector_float import per_class_nms
 
     keep_band = []
     for b in np.unique(det.bands):
@@ -240,14 +235,8 @@ def postprocess(det, *, nms_iou: float = 0.5, max_det: int = 100, pre_nms: int =
     if not keep_band:
         return det
     sel = np.concatenate(keep_band)
-    boxes, scores, cls, band = det.boxes[sel], det.scores[sel], det.classes[sel], det.bands[sel]
-    keep = []
-    for c in np.unique(cls):
-        idx = np.flatnonzero(cls == c)
-        keep.extend(idx[nms(boxes[idx], scores[idx], nms_iou)])
-    keep = np.asarray(keep, np.int64)
-    keep = keep[np.argsort(-scores[keep], kind="stable")][:max_det]
-    return Detections(boxes[keep], scores[keep], cls[keep], band[keep])
+    return per_class_nms(det.boxes[sel], det.scores[sel], det.classes[sel], det.bands[sel],
+                         nms_iou, max_det)
 
 
 def coco_eval(coco_gt, results: list, image_ids) -> tuple[dict, tuple]:

@@ -55,3 +55,9 @@ def test_detector_vectors_cli(tmp_path, capsys):
     fired = sum(int(vec[f"int8_band{b}"].sum()) for b in range(3))
     assert fired == len(d)
     assert meta["int8_vs_float_agreement"] >= 0.997
+
+
+def test_detector_vectors_refuse_zero_grids(tmp_path, capsys):
+    assert main(["vectors", "detector", "-n", "0", "--out", str(tmp_path)]) == 2
+    assert "-n must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "detector.json").exists()
