@@ -3,6 +3,8 @@
     python benchmarks/bench_regress.py [--images 5000] [--forms popcount,sumdiff]
                                        [--netlists ice40,ecp5,generic] [--cold] [--sweep]
                                        [--cocotb 20] [--detector-frames 1]
+                                       [--detector-netlists generic-dsp]
+                                       [--detector-threads 1]
 
 For each person-classifier form and level: netlist synthesis, simulator build and the run
 of ``--images`` pooled images (768 bytes each, the regression's stimulus with its stalls),
@@ -13,8 +15,10 @@ runtime objects); without it, what is cached is reused, as a second ``vitgates r
 would. ``--sweep`` rebuilds the iCE40 gate level under other Verilator options (C++
 optimisation, threads) to show where the time goes. ``--cocotb N`` runs N images through
 the cocotb bench (a Python coroutine per clock edge) for comparison. ``--detector-frames``
-times 40×40×768 frames through the detector's gate-level simulation, once the detector is
-built. All inputs are SYNTHETIC.
+times 40×40×768 frames through the detector at its wide simulation folding: RTL, then each
+``--detector-netlists`` netlist (default ``generic-dsp``) at each ``--detector-threads``
+count (Verilator ``--threads``; the per-cycle C++ at -O1, as the regression builds it).
+All inputs are SYNTHETIC.
 """
 
 from __future__ import annotations
@@ -159,11 +163,13 @@ def _detector(args):
     if not regress_detector.available():
         print("\ndetector: not built yet")
         return 0
-    if "ecp5" in args.netlists:
+    nets = [f for f in args.detector_netlists.split(",") if f]
+    if "ecp5" in nets:
         print("\ndetector: the ECP5 netlist is left out (yosys ships DP16KD and MULT18X18D "
               "as black boxes: it cannot be simulated)")
-    return regress_detector.benchmark(args.detector_frames,
-                                      [f for f in args.netlists if f != "ecp5"])
+    threads = [int(t) for t in args.detector_threads.split(",") if t]
+    return regress_detector.benchmark(args.detector_frames, [f for f in nets if f != "ecp5"],
+                                      threads=threads)
 
 
 def main(argv=None) -> int:
@@ -175,6 +181,11 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep", action="store_true", help="compare Verilator options")
     ap.add_argument("--cocotb", type=int, default=0, help="images through the cocotb bench")
     ap.add_argument("--detector-frames", type=int, default=1)
+    ap.add_argument("--detector-netlists", default="generic-dsp",
+                    help="detector netlists at the wide folding (generic or ice40 there take "
+                    "10 minutes or more to build)")
+    ap.add_argument("--detector-threads", default="1",
+                    help="Verilator --threads of the detector's gate-level runs")
     ap.add_argument("--skip-person", action="store_true")
     args = ap.parse_args(argv)
     args.forms = [f for f in args.forms.split(",") if f]

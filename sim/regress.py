@@ -3,7 +3,8 @@
 For each design (the person classifier's ``popcount`` and ``sumdiff`` forms, and the cofiber
 detector where it is built) the same data go through every level: golden float, golden
 INT8, RTL simulation and gate-level simulation of the iCE40, ECP5 and generic netlists
-(Verilator on every image, Icarus on the first few where installed). Each level's metric
+(for the detector by default the generic-dsp and generic ones, sim/netlist.py), Verilator
+on every image and Icarus on the first few where installed. Each level's metric
 (F1, precision, recall; mAP, mAP@0.50, mAP@0.75 through pycocotools), its images per
 second and the agreement between levels go to ``build/reports/regress-<design>.json`` and
 ``.md`` with PNG plots beside them (docs/regress.md, docs/reports.md).
@@ -25,6 +26,8 @@ from ..errors import VitgatesError
 __all__ = ["PERSON_DESIGNS", "configure_parser", "run", "available_designs"]
 
 PERSON_DESIGNS = ("popcount", "sumdiff")
+#: the detector's gate-level netlists when none are named (see the note in :func:`run`)
+DETECTOR_NETLISTS = ("generic-dsp", "generic")
 _LEVELS = ("float", "int8", "rtl", "gate")
 
 
@@ -89,9 +92,10 @@ def configure_parser(parser) -> None:
     parser.add_argument("--levels", default=",".join(_LEVELS),
                         help="levels to run (default: float,int8,rtl,gate)")
     parser.add_argument("--netlists", default=None,
-                        help="gate-level netlists (default: ice40,ecp5,generic; the detector "
-                        "leaves out ecp5 unless it is named: yosys ships no simulation model "
-                        "of the ECP5 block RAM and multiplier)")
+                        help="gate-level netlists (known: ice40,ecp5,generic,generic-dsp; "
+                        "default: ice40,ecp5,generic for the person classifier, "
+                        "generic-dsp,generic for the detector: yosys ships no simulation "
+                        "model of the ECP5 block RAM and multiplier)")
     parser.add_argument("--simulators", default="verilator,icarus",
                         help="simulators (default: verilator,icarus; Icarus where installed)")
     parser.add_argument("--icarus-images", type=int, default=32,
@@ -168,30 +172,35 @@ def run(args) -> int:
     _check_options(args)
     designs = _designs(args.design)
     levels = _csv(args.levels, _LEVELS, "levels")
-    from .netlist import FAMILIES
+    from .netlist import DEFAULT_FAMILIES, FAMILIES
     from .runner import SIMULATORS
 
-    netlists = _csv(args.netlists or ",".join(FAMILIES), FAMILIES, "netlists")
+    netlists = _csv(args.netlists or ",".join(DEFAULT_FAMILIES), FAMILIES, "netlists")
     simulators = _csv(args.simulators, SIMULATORS, "simulators")
     sims = sim_levels(levels, netlists, simulators)
     if args.icarus_images == 0:
         sims = [s for s in sims if s.simulator != "icarus"]
-    det_sims, det_notes = sim_levels(levels, netlists, simulators), []
+    det_notes = []
     if args.netlists is None and "gate" in levels:
-        # by default the detector's gate level is the generic netlist at the gate-level
-        # folding (regress_detector.GATE_SIM_FOLDING, 64 MACs per cycle: ~39k cells, built
-        # in about two minutes, ~30 s per frame); the vendor netlists only when named
-        det_sims = [s for s in det_sims if s.level != "gate" or s.netlist == "generic"]
+        # by default the detector's gate level is the generic-dsp netlist at the wide
+        # simulation folding (~7 s per frame) and the all-gates generic netlist at the
+        # gate-level folding (4,4,4: ~39k cells, ~30 s per frame); the vendor netlists only
+        # when named
+        det_sims = sim_levels(levels, DETECTOR_NETLISTS, simulators)
         det_notes.append(
-            "By default the detector's gate level is the generic netlist, simulated at the "
-            "narrower gate-level folding (`--detector-gate-folding`, default 4,4,4) while "
-            "RTL runs the wide simulation profile: at the wide folding the generic netlist "
-            "is about 190k gates and the iCE40 one about 100 MB of C++, which Verilator "
-            "compiles for longer than a regression should take; the decisions compared are "
-            "the same at any folding. `--netlists ice40,generic` runs the iCE40 netlist too. "
-            "The ECP5 netlist cannot be simulated at all: synth_ecp5 maps the memories to "
-            "DP16KD and the multipliers to MULT18X18D, which yosys ships only as black boxes "
-            "(`--netlists ecp5` reports the step NOT RUN).")
+            "By default the detector's gate level is two netlists: `generic-dsp` (yosys "
+            "gates, with the 384 multipliers as hard multiplier cells and registers as "
+            "multi-bit flip-flop cells) at the wide simulation folding that RTL runs, and "
+            "`generic` (every multiplier in gates too) at the narrower gate-level folding "
+            "(`--detector-gate-folding`, default 4,4,4): at the wide folding the all-gates "
+            "netlist is about 204k cells and the iCE40 one about 100 MB of C++, which "
+            "Verilator compiles for longer than a regression should take; the decisions "
+            "compared are the same at any folding. `--netlists ice40,generic` runs the iCE40 "
+            "netlist too. The ECP5 netlist cannot be simulated at all: synth_ecp5 maps the "
+            "memories to DP16KD and the multipliers to MULT18X18D, which yosys ships only as "
+            "black boxes (`--netlists ecp5` reports the step NOT RUN).")
+    else:
+        det_sims = sim_levels(levels, netlists, simulators)
     failed = []
     person = [d for d in designs if d in PERSON_DESIGNS]
     detector = [d for d in designs if d not in PERSON_DESIGNS]

@@ -7,8 +7,10 @@ grids, COCO mAP through pycocotools, agreement tables and plots (``regress-detec
 - **INT8**: the golden integer model (:func:`~vitgates.golden.detector.ref_detect`) on the
   quantised grid: the sparse detection records, decoded on the host
   (:func:`~vitgates.golden.detector.decode_detections`) and put through the same NMS.
-- **RTL / gate**: :class:`~vitgates.hw.cofiber_detector.CofiberDetector` at the simulation
-  folding (RTL) and at the narrower gate-level folding (netlists, :func:`gate_folding`):
+- **RTL / gate**: :class:`~vitgates.hw.cofiber_detector.CofiberDetector` at the wide
+  simulation folding (RTL and the ``generic-dsp`` netlist, whose multipliers are hard cells:
+  :data:`WIDE_NETLISTS`) and at the narrower gate-level folding (the all-gates ``generic``
+  netlist and the vendor ones, :func:`gate_folding`):
   the weights written through ``w_write``, the thresholds through ``t_write``
   (derived for the regression's low score cut: the threshold register is set low so that
   mAP sees the whole precision–recall curve), then every frame; its records are compared
@@ -38,6 +40,7 @@ __all__ = [
     "GATE_OPT_FAST",
     "GATE_SIM_FOLDING",
     "GridData",
+    "WIDE_NETLISTS",
     "available",
     "benchmark",
     "coco_eval",
@@ -46,6 +49,7 @@ __all__ = [
     "load_grids",
     "postprocess",
     "regress_detector",
+    "sim_fifo_depth",
     "sim_folding",
 ]
 
@@ -65,6 +69,10 @@ GATE_SIM_FOLDING = (4, 4, 4)
 #: the generic netlist builds in ~65 s at -O1 against ~120 s at -O2 and runs a frame in the
 #: same ~30 s
 GATE_OPT_FAST = "-O1"
+#: netlists simulated at the wide simulation folding rather than the gate-level one: with
+#: its 384 multipliers as hard cells, the generic-dsp netlist is ~51k cells, built in ~1.5 min
+#: and run at ~7 s per frame (benchmarks/bench_regress.py)
+WIDE_NETLISTS = ("generic-dsp",)
 
 
 def available() -> bool:
@@ -307,8 +315,22 @@ class DetectorStimulus:
         return frames
 
 
+def sim_fifo_depth(folding, channels: int, n_rows: int) -> int:
+    """FIFO entries between the classifier and the bands for a simulated ``folding``:
+    :data:`~vitgates.hw.cofiber_detector.SIM_FIFO_DEPTH` where the classifier is fast enough
+    to wait on the bands stage (its cycles per 4×4 block under twice the bands stage's
+    ``16·R/P + 21·R``, as in the wide profile), else none (the narrow foldings never wait)."""
+    from ..hw.cofiber_detector import SIM_FIFO_DEPTH
+
+    P = folding.pixels
+    classifier = (16 // P) * folding.words_per_pass(channels) * folding.passes(n_rows)
+    bands = 16 * n_rows // P + 21 * n_rows
+    return SIM_FIFO_DEPTH if classifier < 2 * bands else 0
+
+
 def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
-    """The detector at ``folding`` for ``h8`` on ``grid_hw`` grids, and its write streams."""
+    """The detector at ``folding`` for ``h8`` on ``grid_hw`` grids, and its write streams
+    (with the FIFO of :func:`sim_fifo_depth`)."""
     from amaranth.lib import data
 
     from ..golden.detector import pack_thresholds, pack_weights
@@ -316,8 +338,10 @@ def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
     from .harness import Stream
     from .payload import field_specs, pack_payloads
 
+    n_rows = h8.n_classes + h8.box_rows
     det = CofiberDetector(grid=tuple(grid_hw), channels=h8.channels, n_classes=h8.n_classes,
-                          box_rows=h8.box_rows, folding=folding)
+                          box_rows=h8.box_rows, folding=folding,
+                          fifo_depth=sim_fifo_depth(folding, h8.channels, n_rows))
     wl = data.Layout.cast(det.w_write.payload.shape())
     tl = data.Layout.cast(det.t_write.payload.shape())
     ol = data.Layout.cast(det.o.payload.shape())
@@ -428,8 +452,12 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     stims = {}  # level key -> the stimulus (and folding) it ran with
     # RTL at the simulation folding; netlists at the gate-level one, their per-cycle C++
     # compiled at GATE_OPT_FAST
+    # (generic-dsp, whose multipliers are hard cells, at the simulation folding: WIDE_NETLISTS)
+    wide = [lv for lv in sims if lv.level != "rtl" and lv.netlist in WIDE_NETLISTS]
     groups = [(folding, [lv for lv in sims if lv.level == "rtl"], {}),
-              (gfold, [lv for lv in sims if lv.level != "rtl"], {"opt_fast": GATE_OPT_FAST})]
+              (folding, wide, {"opt_fast": GATE_OPT_FAST}),
+              (gfold, [lv for lv in sims if lv.level != "rtl" and lv not in wide],
+               {"opt_fast": GATE_OPT_FAST})]
     for fold, group, hopts in groups:
         if not group:
             continue
@@ -530,8 +558,9 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     return reg
 
 
-def benchmark(frames: int, netlists) -> int:
-    """Seconds per 40×40×768 frame at RTL and gate level (benchmarks/bench_regress.py)."""
+def benchmark(frames: int, netlists, threads=(1,)) -> int:
+    """Seconds per 40×40×768 frame at the wide simulation folding, RTL and each netlist at
+    each Verilator thread count in ``threads`` (benchmarks/bench_regress.py)."""
     import argparse
     import resource
 
@@ -549,19 +578,23 @@ def benchmark(frames: int, netlists) -> int:
     q = [quantize(data.grid(int(i)), h8.feature_scale) for i in data.image_ids]
     want = [ref_detect(x, h8) for x in q]
     verilog = design_verilog(stim.det, "bench-detector")
+    bound = stim.det.macs_per_frame // folding.macs_per_cycle
     print(f"\ndetector, {frames} synthetic 40x40x768 frame(s), folding {folding.pixels} pixels "
-          f"x {folding.rows} rows x {folding.lanes} lanes = {folding.macs_per_cycle} MACs/cycle")
-    print(f"{'level':<28}{'synth s':>10}{'build s':>10}{'run s':>10}{'s/frame':>10}"
-          f"{'Mcycles/s':>11}{'run cpu s':>11}  identical")
+          f"x {folding.rows} rows x {folding.lanes} lanes = {folding.macs_per_cycle} MACs/cycle"
+          f" (bound {bound:,} cycles/frame), FIFO {stim.det.fifo_depth}")
+    print(f"{'level':<34}{'cells':>8}{'synth s':>9}{'build s':>9}{'run s':>8}{'s/frame':>9}"
+          f"{'cyc/frame':>11}{'Mcyc/s':>8}{'cpu s':>7}  identical")
     rc = 0
-    levels = [SimLevel("rtl", None, "verilator")]
-    levels += [SimLevel("gate", f, "verilator") for f in netlists]
-    for lv in levels:
+    runs = [(SimLevel("rtl", None, "verilator"), 1, {})]
+    runs += [(SimLevel("gate", f, "verilator"), t, {"opt_fast": GATE_OPT_FAST})
+             for f in netlists for t in threads]
+    for lv, t, hopts in runs:
+        label = lv.label + (f" {t} threads" if t > 1 else "")
         try:
             h, net = prepare_harness(lv, verilog, "bench-detector", stim.streams, stim.output,
-                                     end_bit=stim.end_bit)
+                                     end_bit=stim.end_bit, threads=t, **hopts)
         except VitgatesError as e:
-            print(f"{lv.label:<28}not simulated: {e}")
+            print(f"{label:<34}not simulated: {e}")
             continue
         c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = h.run(stim.items(q), frames=frames, pause_in=0.02, pause_out=0.3, seed=1)
@@ -569,10 +602,11 @@ def benchmark(frames: int, netlists) -> int:
         cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
         got = stim.records(r.outputs)
         c = _compare("x", got, want)
-        print(f"{lv.label:<28}{(net.seconds if net else 0):>10.1f}"
-              f"{(h.build_seconds if h.rebuilt else 0):>10.1f}{r.seconds:>10.2f}"
-              f"{r.seconds / frames:>10.2f}{r.cycles / r.seconds / 1e6:>11.2f}{cpu:>11.2f}  "
-              f"{c.identical}/{c.compared}")
+        cells = sum(net.cells.values()) if net else 0
+        print(f"{label:<34}{cells:>8}{(net.seconds if net else 0):>9.1f}"
+              f"{(h.build_seconds if h.rebuilt else 0):>9.1f}{r.seconds:>8.2f}"
+              f"{r.seconds / frames:>9.2f}{r.cycles // frames:>11,}"
+              f"{r.cycles / r.seconds / 1e6:>8.3f}{cpu:>7.1f}  {c.identical}/{c.compared}",
+              flush=True)
         rc |= not c.passed
     return rc
-
