@@ -4,7 +4,15 @@ It builds :class:`~vitgates.fpga.board_top.BoardTop` through the board's amarant
 platform, which places the pins (PCF on the iCE40, LPF on the ECP5), and reports beside the
 usual keys what the link allows: ``baud``, ``clock_hz``, ``frame_bytes`` and
 ``link_images_per_second`` (frames of one pooled vector each, 8N1, back to back), and
-``images_per_second_at_target``, the smaller of the link's and the core's rates.
+``images_per_second_at_target``, the smaller of the link's and the core's rates; for the
+detector ``grid_bytes``, ``link_grids_per_second`` (a grid in frames of ``max_payload``
+bytes) and ``detector_grids_per_second`` (the detector's compute bound).
+
+``--holds`` picks the designs of the bitstream: ``both`` (the person classifier and the
+cofiber detector, with the board's detector profile of :mod:`vitgates.fpga.detector_design`:
+on the UP5K the DualMul8 DSP folding with its weights in SPRAM), ``person`` or
+``detector``. The default is what fits the board (:data:`DEFAULT_HOLDS`, docs/link.md):
+both on the ULX3S, the person classifier on the iCEBreaker.
 """
 
 from pathlib import Path
@@ -15,14 +23,31 @@ from .board_top import DEFAULT_BAUD, BoardTop
 from .boards import Board
 from .designs import PERSON_PIPELINE, BuildFiles, Design, _person_config, register
 
-__all__ = ["BOARD_CLOCK_MHZ", "BOARD_PIPELINE", "board_top", "board_report"]
+__all__ = ["BOARD_CLOCK_MHZ", "DETECTOR_CLOCK_MHZ", "board_clock_mhz", "BOARD_PIPELINE",
+           "BOARD_BOX_ROWS", "DEFAULT_HOLDS", "board_top", "board_report", "detector_args"]
 
 #: The clock each board's PLL makes for the whole bitstream, and the one synthesis times it
 #: at. The UART, not the clock, limits the link (a CLASSIFY frame is 2.6 ms on the line and
-#: 768 cycles in the classifier), so the iCEBreaker runs at 36 MHz (12 cycles a bit at 3
-#: Mbaud), well inside what place-and-route meets, rather than at the 48 MHz of the bare
-#: cores; the ULX3S keeps its 100 MHz (33.3 cycles a bit).
-BOARD_CLOCK_MHZ = {"icebreaker": 36.0, "ulx3s-85f": 100.0}
+#: 768 cycles in the classifier; a 40×40 grid 4.1 s on the line and 0.18 s in the UP5K's
+#: detector), so the iCEBreaker runs at 36 MHz (12 cycles a bit at 3 Mbaud), well inside
+#: what place-and-route meets (the detector alone reaches about 50 MHz), and the ULX3S at
+#: 75 MHz (25 cycles a bit, exactly): its detector's critical path (the bands stage's
+#: read-modify-write through block RAM) reaches about 88 MHz, short of the 100 MHz a
+#: person-only ECP5 bitstream met.
+BOARD_CLOCK_MHZ = {"icebreaker": 36.0, "ulx3s-85f": 75.0}
+
+#: The clock of a bitstream that holds only the detector, where it differs: the UP5K's
+#: link-and-detector bitstream fills 91 % of its logic cells, and its routes reached 27 to 35
+#: MHz when timed at 36 (measured); at 30 MHz, 10 cycles a bit at 3 Mbaud exactly, it meets
+#: 33.7 MHz.
+DETECTOR_CLOCK_MHZ = {"icebreaker": 30.0}
+
+
+def board_clock_mhz(opts, board: Board) -> float:
+    """The clock the board design runs (and is timed) at for these options."""
+    if _holds(opts, board) == "detector" and board.name in DETECTOR_CLOCK_MHZ:
+        return DETECTOR_CLOCK_MHZ[board.name]
+    return BOARD_CLOCK_MHZ[board.name]
 
 
 def _form(opts) -> str:
@@ -45,13 +70,57 @@ TIMEOUT_US = 20_000
 BOARD_PIPELINE = {form: n + 1 for form, n in PERSON_PIPELINE.items()}
 
 
+#: What a board's bitstream holds unless ``--holds`` says otherwise: what fits. The UP5K
+#: runs out of logic cells with the link and the detector (docs/link.md, measured).
+DEFAULT_HOLDS = {"icebreaker": "person", "ulx3s-85f": "both"}
+
+
+def _holds(opts, board: Board) -> str:
+    return getattr(opts, "holds", None) or DEFAULT_HOLDS[board.name]
+
+
+def _with_detector(opts, board: Board) -> bool:
+    return _holds(opts, board) in ("both", "detector")
+
+
+def _with_person(opts, board: Board) -> bool:
+    return _holds(opts, board) in ("both", "person")
+
+
+#: Box rows of each board's detector. The UP5K's link-and-detector bitstream leaves box
+#: regression out (class decisions only): the box registers and the wider records cost about
+#: 300 logic cells, and with them the design does not place (5,226 of 5,280 cells, measured).
+BOARD_BOX_ROWS = {"icebreaker": 0, "ulx3s-85f": 4}
+
+
+def detector_args(board: Board, *, sim: bool = False, grid=None, channels=None,
+                  n_classes=None) -> dict:
+    """The keyword arguments of the board's cofiber detector: the full-size detector with
+    the board's profile (:data:`vitgates.fpga.detector_design.PROFILES`); ``sim`` swaps the
+    vendor primitives for generic logic, ``grid``/``channels``/``n_classes`` make a small
+    one (tests)."""
+    from ..golden.detector_head import NUM_CLASSES
+    from .detector_design import CHANNELS, GRID, profile
+
+    p = profile(board.name)
+    return {"grid": tuple(grid or GRID), "channels": channels or CHANNELS,
+            "n_classes": n_classes or NUM_CLASSES, "box_rows": BOARD_BOX_ROWS[board.name],
+            "folding": p.folding, "mul": "generic" if sim else p.mul,
+            "ram": "generic" if sim else p.ram, "fifo_depth": p.fifo_depth}
+
+
 def board_top(opts, board: Board) -> BoardTop:
-    """The board top of ``board`` for the options (person config, form, baud)."""
+    """The board top of ``board`` for the options (person config, form, baud, detector)."""
     form = _form(opts)
     cfg = _person_config(opts)
+    det = detector_args(board) if _with_detector(opts, board) else None
+    person = (cfg, form, BOARD_PIPELINE[form]) if _with_person(opts, board) else None
     try:
-        return BoardTop(board, clk_hz=int(BOARD_CLOCK_MHZ[board.name] * 1e6), baud=_baud(opts),
-                        person=(cfg, form, BOARD_PIPELINE[form]), timeout_us=TIMEOUT_US)
+        return BoardTop(board, clk_hz=int(board_clock_mhz(opts, board) * 1e6), baud=_baud(opts),
+                        person=person,
+                        timeout_us=TIMEOUT_US, detector=det,
+                        # the UP5K is short of logic cells with the detector (docs/link.md)
+                        status_copies=not (det is not None and board.family == "ice40"))
     except ValueError as e:  # a baud rate the clock cannot make
         raise VitgatesError(f"board on {board.name}: {e}") from None
 
@@ -67,6 +136,12 @@ def _build(opts, board: Board, folder: Path) -> BuildFiles:
     top = board_top(opts, board)
     plan = _platform(board).prepare(top, name="top")
     constraints = "top.pcf" if board.family == "ice40" else "top.lpf"
+    sources = ["top.il"]
+    if _with_detector(opts, board) and detector_args(board)["mul"] == "icestorm_dsp":
+        from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
+
+        (Path(folder) / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)
+        sources.insert(0, "icestorm_dsp.v")
     for name in ("top.il", constraints):
         content = plan.files[name]
         path = Path(folder) / name
@@ -74,28 +149,37 @@ def _build(opts, board: Board, folder: Path) -> BuildFiles:
             path.write_bytes(content)
         else:
             path.write_text(content)
-    return BuildFiles(sources=["top.il"], constraints=constraints)
+    return BuildFiles(sources=sources, constraints=constraints)
 
 
 def board_report(opts, board: Board) -> dict:
     """The link's figures for the report of ``board`` on ``board``."""
+    from ..golden.link import DetectorShape
     from ..hw.board_core import link_info
 
     form = _form(opts)
     cfg = _person_config(opts)
-    clk_hz = int(BOARD_CLOCK_MHZ[board.name] * 1e6)
-    info = link_info(clk_hz=clk_hz, baud=_baud(opts), person=(cfg, form, None),
-                     timeout_cycles=max(2, round(TIMEOUT_US * clk_hz / 1e6)))
+    clk_hz = int(board_clock_mhz(opts, board) * 1e6)
+    shape = None
+    if _with_detector(opts, board):
+        a = detector_args(board)
+        f = a["folding"]
+        shape = DetectorShape(a["grid"], a["channels"], a["n_classes"], a["box_rows"],
+                              f.rows, f.lanes)
+    person = (cfg, form, None) if _with_person(opts, board) else None
+    info = link_info(clk_hz=clk_hz, baud=_baud(opts), person=person,
+                     timeout_cycles=max(2, round(TIMEOUT_US * clk_hz / 1e6)),
+                     detector=shape)
     person_ips = link_images_per_second(info.baud, info.feature_dim)
     core_ips = info.clock_hz / info.feature_dim  # the classifier takes a channel a cycle
-    return {
+    out = {
         "baud": info.baud,
         "clock_hz": info.clock_hz,
         "link": "FTDI UART, 8N1, frames of docs/link.md",
         "cycles_per_bit": round(info.clock_hz / info.baud, 2),
-        "designs": ["person"],
-        "person_form": info.form,
-        "person_pipeline": BOARD_PIPELINE[info.form],
+        "designs": (["person"] if person else []) + (["detector"] if shape is not None else []),
+        "person_form": form,
+        "person_pipeline": BOARD_PIPELINE[form] if person else None,
         "person_config_id": person_config_id(cfg).hex(),
         "config": getattr(opts, "config", None) or "shipped synthetic-data config",
         "slots": info.slots,
@@ -106,18 +190,57 @@ def board_report(opts, board: Board) -> dict:
         "core_images_per_second": round(core_ips),
         "images_per_second_at_target": round(min(person_ips, core_ips), 1),
     }
+    if shape is not None:
+        out.update(_detector_report(opts, board, info, shape))
+    return out
+
+
+def _detector_report(opts, board: Board, info, shape) -> dict:
+    import json
+    import os
+
+    f = detector_args(board)["folding"]
+    full, rest = divmod(shape.grid_bytes, info.max_payload)
+    wire = full * frame_bytes(info.max_payload) + (frame_bytes(rest) if rest else 0)
+    cycles = shape.grid[0] * shape.grid[1] * shape.channels * shape.n_rows / f.macs_per_cycle
+    link_gps = info.baud / 10 / wire
+    core_gps = info.clock_hz / cycles
+    out = {
+        "detector_grid": [*shape.grid, shape.channels],
+        "detector_folding": {"pixels": f.pixels, "rows": f.rows, "lanes": f.lanes},
+        "grid_bytes": shape.grid_bytes,
+        "grid_wire_bytes": wire,
+        "link_grids_per_second": round(link_gps, 4),
+        "detector_cycles_bound": int(cycles),
+        "detector_grids_per_second": round(core_gps, 2),
+        "grids_per_second_at_target": round(min(link_gps, core_gps), 4),
+        "detection_record_bytes": shape.record_bytes,
+        "detection_frame_bytes": frame_bytes(shape.record_bytes),
+    }
+    if board.family == "ice40":
+        # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
+        stat = (Path(os.environ.get("VITGATES_BUILD", "build")) / "synth"
+                / f"board-{board.name}" / "yosys-stat.json")
+        if stat.exists():
+            cells = json.loads(stat.read_text()).get("design", {}).get("num_cells_by_type", {})
+            out["dsp"] = int(cells.get("ICESTORM_DSP", 0)) + int(cells.get("SB_MAC16", 0))
+    return out
 
 
 register(Design(
     name="board",
-    summary="the board's bitstream: PLL, FTDI UART host link, person classifier",
+    summary="the board's bitstream: PLL, FTDI UART host link, person classifier, detector",
     build=_build,
     extra=board_report,
     target_mhz=lambda board: BOARD_CLOCK_MHZ[board.name],
+    target_mhz_for=board_clock_mhz,
     options=[
         (("--form",), {"choices": ["popcount", "sumdiff"], "default": None,
                        "help": "board design: person-classifier form (default popcount)"}),
         (("--baud",), {"type": int, "default": None,
                        "help": f"board design: UART rate (default {DEFAULT_BAUD})"}),
+        (("--holds",), {"choices": ["both", "person", "detector"], "default": None,
+                        "help": "board design: the designs the bitstream holds (default: "
+                                "what fits: both on the ULX3S, person on the iCEBreaker)"}),
     ],
 ))

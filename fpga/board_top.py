@@ -64,18 +64,22 @@ class BoardTop(Elaboratable):
         UART line rate.
     person : (PersonConfig, form, pipeline) or None
         The person classifier to build.
-    timeout_us, timeout_cycles, slots :
+    detector : dict or None
+        The cofiber detector to build (keyword arguments of
+        :class:`~vitgates.hw.cofiber_detector.CofiberDetector`), or None.
+    timeout_us, timeout_cycles, slots, status_copies :
         Passed to :class:`~vitgates.hw.board_core.BoardCore`.
     """
 
     def __init__(self, board: Board, *, clk_hz: int | None = None, baud: int = DEFAULT_BAUD,
                  person=None, timeout_us: int = 20_000, timeout_cycles: int | None = None,
-                 slots: int = 2):
+                 slots: int = 2, detector: dict | None = None, status_copies: bool = True):
         self.board = board
         self.clk_hz = int(clk_hz or board.target_mhz * 1e6)
         self.baud = int(baud)
         self.core = BoardCore(clk_hz=self.clk_hz, baud=self.baud, person=person,
-                              timeout_us=timeout_us, timeout_cycles=timeout_cycles, slots=slots)
+                              timeout_us=timeout_us, timeout_cycles=timeout_cycles, slots=slots,
+                              detector=detector, status_copies=status_copies)
         # simulation ports (used when elaborated without a platform)
         self.clk = Signal()
         self.rst = Signal()

@@ -53,6 +53,8 @@ class Design:
     #: board -> the clock (MHz) the design is timed at, when it is not the board's target
     #: (board tops pick their PLL's output; see :mod:`vitgates.fpga.board_design`)
     target_mhz: Callable | None = None
+    #: (options, board) -> the clock (MHz), when the options choose it (overrides target_mhz)
+    target_mhz_for: Callable | None = None
 
 
 DESIGNS: dict[str, Design] = {}

@@ -12,6 +12,13 @@ schema of ``vitgates regress`` (docs/reports.md): the float and INT8 levels comp
 the board as level ``board``, ``agreement_with_int8`` of the board against the golden INT8
 model, with throughput and the board's error counters beside them. The exit status is 1
 when a board decision differs from the INT8 model.
+
+``--design detector`` runs the cofiber detector of the same bitstream instead: it loads a
+random INT8 head (SYNTHETIC) into the board (DET_WEIGHTS, DET_THRESHOLDS), streams random
+INT8 grids (SYNTHETIC) of the shape INFO reports as DET_GRID frames, collects the DETECTIONS
+and FRAME_DONE packets, compares every record with the golden INT8 detector
+(:func:`~vitgates.golden.detector.ref_detect`) and writes ``regress-board-detector.{json,md}``
+in the same schema (``agreement_with_int8`` over detection records).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from ..errors import VitgatesError
 from ..golden.link import (
     MAX_PAYLOAD,
     Deframer,
+    DetectorShape,
     Error,
     LinkError,
     Packet,
@@ -39,8 +47,11 @@ from ..golden.link import (
 )
 from ..sim.regress_report import Check, LevelRun, Regression, identical_check
 
-__all__ = ["BoardLink", "BoardRegression", "open_port", "run_host", "write",
-           "configure_parser", "run"]
+__all__ = ["BoardLink", "BoardRegression", "open_port", "run_host", "run_host_detector",
+           "write", "configure_parser", "run"]
+
+#: packets the board sends unprompted: the detector's records
+DET_PACKETS = (Type.DETECTIONS, Type.FRAME_DONE)
 
 DEFAULT_BAUD = 3_000_000
 
@@ -69,6 +80,7 @@ class BoardLink:
         self.name = name
         self.deframer = Deframer(max_payload=MAX_PAYLOAD)
         self.received: deque = deque()
+        self.detections: list = []  # DETECTIONS and FRAME_DONE packets, in order
         self.rx_errors: list = []  # frames from the board that failed their checks
         self.seq = 0
         self.bytes_sent = 0
@@ -85,26 +97,58 @@ class BoardLink:
         self.bytes_sent += len(frame)
         return seq
 
+    def _read(self, deadline: float) -> float:
+        """Read what the port has; return the new deadline (raise past the old one)."""
+        data = self.port.read(4096)
+        if data:
+            self.bytes_received += len(data)
+            for ev in self.deframer.feed(data):
+                if isinstance(ev, LinkError):
+                    if ev.code != Error.BAD_MAGIC:
+                        self.rx_errors.append(ev)
+                elif ev.type in DET_PACKETS:
+                    self.detections.append(ev)
+                else:
+                    self.received.append(ev)
+            return time.monotonic() + self.timeout
+        if time.monotonic() > deadline:
+            raise VitgatesError(
+                f"no reply from {self.name} within {self.timeout:g} s (is it programmed "
+                "with the board design? `vitgates flash --board B`)")
+        return deadline
+
     def receive(self) -> Packet:
-        """The next packet from the board (frames that fail their checks are counted in
-        :attr:`rx_errors` and skipped)."""
+        """The next reply from the board (frames that fail their checks are counted in
+        :attr:`rx_errors` and skipped; the detector's packets go to :attr:`detections`)."""
         deadline = time.monotonic() + self.timeout
         while not self.received:
-            data = self.port.read(4096)
-            if data:
-                self.bytes_received += len(data)
-                for ev in self.deframer.feed(data):
-                    if isinstance(ev, LinkError):
-                        if ev.code != Error.BAD_MAGIC:
-                            self.rx_errors.append(ev)
-                    else:
-                        self.received.append(ev)
-                deadline = time.monotonic() + self.timeout
-            elif time.monotonic() > deadline:
-                raise VitgatesError(
-                    f"no reply from {self.name} within {self.timeout:g} s (is it programmed "
-                    "with the board design? `vitgates flash --board B`)")
+            deadline = self._read(deadline)
         return self.received.popleft()
+
+    def frames_done(self) -> int:
+        return sum(p.type == Type.FRAME_DONE for p in self.detections)
+
+    def wait_frames_done(self, n: int):
+        """Read until ``n`` FRAME_DONE packets have arrived in all."""
+        deadline = time.monotonic() + self.timeout
+        while self.frames_done() < n:
+            deadline = self._read(deadline)
+
+    def stream(self, frames, *, window: int = 2) -> list[Packet]:
+        """Send ``frames`` ((type, payload) pairs) with ``window`` in flight; return their
+        replies, each checked to answer its frame."""
+        frames = list(frames)
+        out: list = []
+        pending: deque = deque()
+        k = 0
+        while len(out) < len(frames):
+            while k < len(frames) and len(pending) < window:
+                t, payload = frames[k]
+                pending.append((self.send(t, payload), t))
+                k += 1
+            seq, t = pending.popleft()
+            out.append(self._expect(self.receive(), seq, t))
+        return out
 
     def _expect(self, p: Packet, seq: int, type_: int) -> Packet:
         if p.type == Type.ERROR:
@@ -273,6 +317,130 @@ def run_host(args, port=None) -> tuple[dict, Regression, bool]:
             port.close()
 
 
+def _det_records(shape, payloads) -> list[list[bytes]]:
+    """Record payloads split into grids at each FRAME_DONE (the end record excluded)."""
+    grids, cur = [], []
+    for p in payloads:
+        if p.type == Type.FRAME_DONE:
+            grids.append(cur)
+            cur = []
+        else:
+            cur.append(p.payload)
+    return grids
+
+
+def run_host_detector(args, port=None) -> tuple[dict, Regression, bool]:
+    """The detector's board regression (``--design detector``): a random head and random
+    grids (SYNTHETIC) through the board, every record against the golden INT8 detector."""
+    from ..golden.detector import random_head, ref_detect
+
+    own = port is None
+    if own:
+        port = open_port(args.port, args.baud)
+    try:
+        link = BoardLink(port, timeout=args.timeout, name=f"the board on {args.port}")
+        if hasattr(port, "reset_input_buffer"):
+            port.reset_input_buffer()
+        info = link.info()
+        shape = DetectorShape.from_info(info)
+        if shape is None:
+            raise VitgatesError(f"the board on {args.port} holds no detector (build the "
+                                "board design without --no-detector)")
+        n = args.images or 4
+        rng = np.random.default_rng(args.data_seed)
+        grids = [rng.integers(-128, 128, (*shape.grid, shape.channels)).astype(np.int8)
+                 for _ in range(n)]
+        head = random_head(shape.channels, shape.n_classes, shape.box_rows,
+                           seed=args.data_seed, grids=grids[:4], fire=0.01)
+        reg = BoardRegression("board-detector", "cofiber detector on the board",
+                              "synthetic random INT8 grids", True, n, [],
+                              decision_unit="detection records")
+        t = time.perf_counter()
+        want = [shape.records(ref_detect(g, head))[:-1] for g in grids]
+        reg.add_level(LevelRun("int8", "INT8 (golden)", n,
+                               {"detections": sum(map(len, want))}, time.perf_counter() - t))
+
+        window = max(1, info.slots)
+        per = max(1, info.max_payload // shape.stride) * shape.stride
+        w, th = shape.weight_writes(head), shape.threshold_writes(head)
+        before = link.status()
+        t = time.perf_counter()
+        link.stream([(Type.DET_WEIGHTS, w[k:k + per]) for k in range(0, len(w), per)]
+                    + [(Type.DET_THRESHOLDS, th[k:k + per]) for k in range(0, len(th), per)],
+                    window=window)
+        load_seconds = time.perf_counter() - t
+        sent0, recv0 = link.bytes_sent, link.bytes_received
+        t = time.perf_counter()
+        frames = []
+        for g in grids:
+            data = shape.grid_stream(g)
+            frames += [(Type.DET_GRID, data[k:k + info.max_payload])
+                       for k in range(0, len(data), info.max_payload)]
+        acks = link.stream(frames, window=window)
+        link.wait_frames_done(n)
+        seconds = time.perf_counter() - t
+        sent, recv = link.bytes_sent - sent0, link.bytes_received - recv0
+        after = link.status()
+        delta = _counter_delta(before, after)
+        got = _det_records(shape, link.detections)
+
+        compared = identical = 0
+        note = ""
+        for k, (g, wnt) in enumerate(zip(got, want, strict=False)):
+            same = sum(a == b for a, b in zip(g, wnt, strict=False))
+            compared += max(len(g), len(wnt))
+            identical += same
+            if not note and (same != len(wnt) or len(g) != len(wnt)):
+                note = f"grid {k}: {len(g)} records for {len(wnt)}, {same} identical"
+        grid_acks = [int.from_bytes(p.payload, "little") for p in acks]
+        done = sum(a == 0 for a in grid_acks)
+        reg.add_level(LevelRun(
+            "board", f"board over {args.port} ({info.baud:,} baud)", n,
+            {"detections": sum(map(len, got))}, seconds,
+            extra={"bytes_sent": sent, "bytes_received": recv,
+                   "line_utilisation": round(sent * 10 / info.baud / seconds, 4)
+                   if seconds > 0 else None}))
+        reg.add_check(Check("board vs INT8", compared, identical, "identical",
+                            compared == identical and done == n and len(got) == n, note))
+        full, rest = divmod(shape.grid_bytes, info.max_payload)
+        wire = full * frame_bytes(info.max_payload) + (frame_bytes(rest) if rest else 0)
+        link_gps = info.baud / 10 / wire
+        errors = {k: v for k, v in delta.items()
+                  if (k.startswith("err_") or k in ("uart_framing", "uart_overrun",
+                                                     "unreported")) and v}
+        reg.info.update({
+            "port": args.port,
+            "board_info": {"version": info.version, "clock_hz": info.clock_hz,
+                           "baud": info.baud, "slots": info.slots,
+                           "max_payload": info.max_payload, "timeout_us": info.timeout_us,
+                           "det_shape": list(info.det_shape),
+                           "det_fold": list(info.det_fold)},
+            "head": "random INT8 head (SYNTHETIC), seed "
+                    f"{args.data_seed}, thresholds firing about 1 % of decisions",
+            "grid_bytes": shape.grid_bytes,
+            "grids_per_second": round(n / seconds, 4) if seconds > 0 else None,
+            "link_grids_per_second": round(link_gps, 4),
+            "load_seconds": round(load_seconds, 3),
+            "counters_before": before,
+            "counters_after": after,
+            "counters_delta": delta,
+            "link_errors": errors,
+            "host_rx_errors": len(link.rx_errors),
+        })
+        reg.sections += [
+            "", "## Link", "",
+            f"{n} grids of {shape.grid_bytes:,} bytes ({len(frames)} DET_GRID frames) at "
+            f"{info.baud:,} baud (the line allows {link_gps:.4f} grids/s): "
+            f"{n / seconds:.4f} grids/s measured, {sum(map(len, got))} detection records. "
+            f"Errors counted by the board: {errors or 'none'}; frames from the board that "
+            f"failed their checks: {len(link.rx_errors)}.",
+        ]
+        return reg.report(), reg, reg.passed
+    finally:
+        if own:
+            port.close()
+
+
 class BoardRegression(Regression):
     """A regression whose deciding level is the board."""
 
@@ -281,6 +449,8 @@ class BoardRegression(Regression):
 
 
 def configure_parser(parser):
+    parser.add_argument("--design", choices=["person", "detector"], default="person",
+                        help="which design of the bitstream to run (default person)")
     parser.add_argument("--port", required=True,
                         help="serial device (/dev/ttyUSB1) or pyserial URL (socket://host:port)")
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD,
@@ -309,6 +479,15 @@ def configure_parser(parser):
 def run(args) -> int:
     if args.images is not None and args.images < 2:
         raise VitgatesError("--images must be at least 2")
+    if getattr(args, "design", "person") == "detector":
+        rep, reg, passed = run_host_detector(args)
+        write(rep, reg, args.reports)
+        board = next(lv for lv in rep["levels"] if lv["level"] == "board")
+        print(f"board detector (synthetic): {rep['n_images']} grids, "
+              f"{board['detections']} detection records, agreement with INT8 "
+              f"{rep['agreement_with_int8']:.6f}, {rep['grids_per_second']} grids/s, "
+              f"link errors {rep['link_errors'] or 'none'}: {'PASS' if passed else 'FAIL'}")
+        return 0 if passed else 1
     rep, reg, passed = run_host(args)
     write(rep, reg, args.reports)
     tag = " (synthetic)" if rep["synthetic"] else ""

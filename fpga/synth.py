@@ -150,6 +150,8 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     target = design.target_mhz(board) if design.target_mhz is not None else board.target_mhz
+    if getattr(design, "target_mhz_for", None) is not None:  # a clock that options choose
+        target = design.target_mhz_for(opts, board)
     t0 = time.monotonic()
 
     if design.build is not None:

@@ -19,6 +19,9 @@ A frame, in both directions::
 
 Both CRCs are sent most significant byte first, so that the CRC of the checked bytes followed
 by their CRC is zero: receivers check a residue of zero.
+
+The detector's commands (DET_WEIGHTS, DET_THRESHOLDS, DET_GRID) and its packets
+(DETECTIONS, FRAME_DONE) use the wire formats of :class:`DetectorShape`.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ __all__ = [
     "error_payload",
     "error_packet",
     "LinkModel",
+    "DetectorShape",
+    "detector_config_id",
     "frame_bytes",
     "link_images_per_second",
 ]
@@ -358,6 +363,8 @@ class LinkInfo:
     config_id: bytes = bytes(8)
     #: detector grid height, width, channels, weight rows, classes (0 when absent)
     det_shape: tuple = (0, 0, 0, 0, 0)
+    #: the detector's weight-word folding: rows, lanes (0 when absent)
+    det_fold: tuple = (0, 0)
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -371,6 +378,7 @@ def info_payload(info: LinkInfo) -> bytes:
                     info.feature_dim, info.clock_hz, info.baud, info.timeout_us)
     p += bytes(info.config_id)
     p += struct.pack("<HHHHH", *info.det_shape)
+    p += struct.pack("<BB", *info.det_fold)
     p += bytes(INFO_BYTES - len(p))
     assert len(p) == INFO_BYTES
     return p
@@ -383,10 +391,12 @@ def parse_info(payload: bytes) -> LinkInfo:
                                                                               payload)
     cid = bytes(payload[20:28])
     det = struct.unpack_from("<HHHHH", payload, 28)
+    fold = struct.unpack_from("<BB", payload, 38)
     forms = {n: k for k, n in FORMS.items()}
     return LinkInfo(version=v, person=bool(designs & 1), detector=bool(designs & 2),
                     form=forms.get(form), slots=slots, max_payload=maxp, feature_dim=fdim,
-                    clock_hz=clk, baud=baud, timeout_us=tmo, config_id=cid, det_shape=det)
+                    clock_hz=clk, baud=baud, timeout_us=tmo, config_id=cid, det_shape=det,
+                    det_fold=fold)
 
 
 def parse_status(payload: bytes) -> dict:
@@ -410,6 +420,261 @@ def error_packet(e: LinkError) -> Packet:
     return Packet(Type.ERROR, e.seq & 0xFF, error_payload(e))
 
 
+# -- the detector's wire formats ----------------------------------------------------------
+
+
+def _range_bits(n: int) -> int:
+    """Bits of an unsigned field holding 0 .. n − 1 (amaranth's ``range(n)`` shape)."""
+    return max(n - 1, 0).bit_length()
+
+
+@dataclass(frozen=True)
+class DetectorShape:
+    """The cofiber detector a bitstream holds, as far as the link needs it: the grid
+    ``H × W × C``, K classes, B box rows, and the folding's ``rows`` and ``lanes`` (the
+    shape of a weight word). It fixes every wire format of the DET_* commands
+    (docs/link.md): the ``stride`` bytes of a weight or threshold write, the
+    ``record_bytes`` of a detection record, the ``grid_bytes`` of a grid."""
+
+    grid: tuple = (40, 40)
+    channels: int = 768
+    n_classes: int = 80
+    box_rows: int = 4
+    rows: int = 4
+    lanes: int = 2
+
+    @classmethod
+    def of(cls, det) -> DetectorShape:
+        """The shape of a :class:`~vitgates.hw.cofiber_detector.CofiberDetector`."""
+        return cls(tuple(det.grid), det.channels, det.n_classes, det.box_rows,
+                   det.folding.rows, det.folding.lanes)
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_classes + self.box_rows
+
+    @property
+    def value_width(self) -> int:
+        from .detector_head import acc_bits
+
+        return acc_bits(self.channels) + 5
+
+    @property
+    def depth(self) -> int:
+        """Words of the weight memory."""
+        return -(-self.n_rows // self.rows) * (self.channels // self.lanes)
+
+    @property
+    def grid_bytes(self) -> int:
+        H, W = self.grid
+        return H * W * self.channels
+
+    @property
+    def writes(self) -> tuple[int, int]:
+        """Writes that load the weights and the thresholds (``depth``, ``3·K``)."""
+        return self.depth, 3 * self.n_classes
+
+    @property
+    def _addr_bits(self) -> int:
+        return _range_bits(self.depth)
+
+    @property
+    def _cls_bits(self) -> int:
+        return _range_bits(self.n_classes)
+
+    @property
+    def weight_bytes(self) -> int:
+        return -(-(self._addr_bits + 8 * self.rows * self.lanes) // 8)
+
+    @property
+    def threshold_bytes(self) -> int:
+        return -(-(2 + self._cls_bits + self.value_width) // 8)
+
+    @property
+    def stride(self) -> int:
+        """Bytes of every weight or threshold write on the link (a power of two)."""
+        n = max(self.weight_bytes, self.threshold_bytes)
+        return 1 << (n - 1).bit_length()
+
+    @property
+    def record_fields(self) -> list[tuple[str, int, bool]]:
+        """``(name, bits, signed)`` of a record, least significant first (``box``: B
+        fields ``box0`` ..)."""
+        H, W = self.grid
+        v = self.value_width
+        f = [("end", 1, False), ("band", 2, False), ("y", _range_bits(H), False),
+             ("x", _range_bits(W), False), ("cls", self._cls_bits, False), ("acc", v, True)]
+        return f + [(f"box{j}", v, True) for j in range(self.box_rows)]
+
+    @property
+    def record_bytes(self) -> int:
+        return -(-sum(b for _, b, _ in self.record_fields) // 8)
+
+    def info(self) -> dict:
+        """``det_shape`` and ``det_fold`` of INFO."""
+        H, W = self.grid
+        return {"det_shape": (H, W, self.channels, self.n_rows, self.n_classes),
+                "det_fold": (self.rows, self.lanes)}
+
+    @classmethod
+    def from_info(cls, info: LinkInfo) -> DetectorShape | None:
+        if not info.detector:
+            return None
+        H, W, C, R, K = info.det_shape
+        return cls((H, W), C, K, R - K, *info.det_fold)
+
+    # -- encoders ------------------------------------------------------------------------
+
+    def _pad(self, value: int) -> bytes:
+        return int(value).to_bytes(self.stride, "little")
+
+    def weight_writes(self, head, *, pixels: int = 1) -> bytes:
+        """The DET_WEIGHTS payload bytes that load ``head``'s weights (all ``depth`` words,
+        :func:`~vitgates.golden.detector.pack_weights`), ``stride`` bytes a word."""
+        from .detector import Folding, pack_weights
+
+        addr, words = pack_weights(head, Folding(pixels=pixels, rows=self.rows,
+                                                 lanes=self.lanes))
+        out = bytearray()
+        for a, w in zip(addr.tolist(), words, strict=True):
+            out += self._pad(a | int.from_bytes(w.astype(np.int8).tobytes(), "little")
+                             << self._addr_bits)
+        return bytes(out)
+
+    def threshold_writes(self, head) -> bytes:
+        """The DET_THRESHOLDS payload bytes of ``head``'s ``3·K`` thresholds."""
+        from .detector import pack_thresholds
+
+        out = bytearray()
+        v = self.value_width
+        for b, k, t in zip(*(x.tolist() for x in pack_thresholds(head)), strict=True):
+            out += self._pad(b | k << 2 | (t & ((1 << v) - 1)) << (2 + self._cls_bits))
+        return bytes(out)
+
+    def grid_stream(self, q) -> bytes:
+        """The bytes of a grid (INT8 [H, W, C]) in the detector's input order."""
+        from .cofiber import to_stream
+
+        q = np.asarray(q)
+        if q.shape != (*self.grid, self.channels):
+            raise ValueError(f"grid of shape {list(q.shape)}, the detector takes "
+                             f"{[*self.grid, self.channels]}")
+        return np.ascontiguousarray(to_stream(q.astype(np.int8))).tobytes()
+
+    def record(self, values: dict) -> bytes:
+        """A record's bytes from its field values (missing fields: 0)."""
+        word, off = 0, 0
+        for name, bits, _ in self.record_fields:
+            word |= (int(values.get(name, 0)) & ((1 << bits) - 1)) << off
+            off += bits
+        return word.to_bytes(self.record_bytes, "little")
+
+    def parse_record(self, payload: bytes) -> dict:
+        """A record's field values (``box`` as a tuple) from its bytes."""
+        word = int.from_bytes(payload, "little")
+        out: dict = {}
+        for name, bits, signed in self.record_fields:
+            v = word & ((1 << bits) - 1)
+            word >>= bits
+            if signed and bits and v >> (bits - 1):
+                v -= 1 << bits
+            out[name] = v
+        out["box"] = tuple(out.pop(f"box{j}") for j in range(self.box_rows))
+        return out
+
+    def records(self, dets) -> list[bytes]:
+        """The records of :func:`~vitgates.golden.detector.ref_detect`'s output, then the
+        end record: what the detector sends for one grid."""
+        out = []
+        for d in dets:
+            v = {k: int(d[k]) for k in ("band", "y", "x", "cls", "acc")}
+            if self.box_rows:
+                v.update({f"box{j}": int(b) for j, b in enumerate(d["box"])})
+            out.append(self.record(v))
+        return out + [self.record({"end": 1})]
+
+
+def detector_config_id(weights: bytes, thresholds: bytes) -> bytes:
+    """Eight bytes identifying a loaded detector: the SHA-256 of its DET_WEIGHTS and
+    DET_THRESHOLDS payload bytes (for reports; the board does not compute it)."""
+    return hashlib.sha256(bytes(weights) + bytes(thresholds)).digest()[:8]
+
+
+class _LoadedHead:
+    """What the detector's memories hold, in the form :func:`ref_detect` reads."""
+
+    def __init__(self, weight, thresholds):
+        self.weight, self.thresholds = weight, thresholds
+        self.n_classes = thresholds.shape[1]
+        self.box_rows = weight.shape[0] - self.n_classes
+        self.channels = weight.shape[1]
+
+
+class _DetectorModel:
+    """The detector behind the link: its memories, the counts of writes, the grid."""
+
+    def __init__(self, shape: DetectorShape):
+        self.shape = shape
+        self.words = np.zeros((shape.depth, shape.rows * shape.lanes), np.int8)
+        self.thresholds = np.zeros((3, shape.n_classes), np.int64)
+        self.w_count = 0
+        self.t_count = 0
+        self.grid = bytearray()
+
+    def write(self, kind: int, payload: bytes):
+        """Apply the writes of a DET_WEIGHTS (``kind`` 0) or DET_THRESHOLDS (1) payload.
+        Every write counts towards ``loaded`` (the counts saturate), but one outside the
+        memories is not carried out."""
+        sh = self.shape
+        n = len(payload) // sh.stride
+        if kind == 0:
+            self.w_count = min(self.w_count + n, sh.depth)
+        else:
+            self.t_count = min(self.t_count + n, 3 * sh.n_classes)
+        for k in range(0, len(payload), sh.stride):
+            v = int.from_bytes(payload[k:k + sh.stride], "little")
+            if kind == 0:
+                addr = v & ((1 << sh._addr_bits) - 1)
+                if addr >= sh.depth:
+                    continue  # dropped (ByteDetector)
+                raw = (v >> sh._addr_bits) & ((1 << (8 * sh.rows * sh.lanes)) - 1)
+                self.words[addr] = np.frombuffer(
+                    raw.to_bytes(sh.rows * sh.lanes, "little"), np.int8)
+            else:
+                band, cls = v & 3, (v >> 2) & ((1 << sh._cls_bits) - 1)
+                if band > 2 or cls >= sh.n_classes:
+                    continue
+                t = (v >> (2 + sh._cls_bits)) & ((1 << sh.value_width) - 1)
+                if t >> (sh.value_width - 1):
+                    t -= 1 << sh.value_width
+                self.thresholds[band, cls] = t
+
+    @property
+    def loaded(self) -> bool:
+        return (self.w_count, self.t_count) == self.shape.writes
+
+    def head(self) -> _LoadedHead:
+        from .detector import hw_row_order
+
+        sh = self.shape
+        n_pass = -(-sh.n_rows // sh.rows)
+        wpp = sh.channels // sh.lanes
+        w = (self.words.reshape(n_pass, wpp, sh.rows, sh.lanes).transpose(0, 2, 1, 3)
+             .reshape(n_pass * sh.rows, sh.channels))
+        weight = np.zeros((sh.n_rows, sh.channels), np.int8)
+        weight[hw_row_order(sh.n_classes, sh.box_rows)] = w[:sh.n_rows]
+        return _LoadedHead(weight, self.thresholds.copy())
+
+    def detect(self) -> list[bytes]:
+        from .cofiber import from_stream
+        from .detector import ref_detect
+
+        sh = self.shape
+        q = from_stream(np.frombuffer(bytes(self.grid), np.int8).reshape(-1, sh.channels), *sh.grid)
+        self.grid = bytearray()
+        return sh.records(ref_detect(q, self.head()))
+
+
 # -- the board's link, as a model ------------------------------------------------------------
 
 
@@ -421,14 +686,33 @@ class LinkModel:
     :attr:`counters` follows the STATUS counters. The model assumes that the host keeps
     within the window (no BUSY) and that replies are read as fast as errors arise (the
     gateware drops the packet, never the count, of an error it cannot queue: ``unreported``).
+
+    ``detector``: the :class:`DetectorShape` of the bitstream's detector (default: the one
+    ``info`` reports, or None). The model keeps what the detector's memories hold and the
+    grid being received; when a DET_GRID frame completes a grid it runs
+    :func:`~vitgates.golden.detector.ref_detect` on it and appends the DETECTIONS and
+    FRAME_DONE packets to :attr:`detections` (not to the replies: the board merges them
+    with the replies at times that depend on the detector's timing).
     """
 
     def __init__(self, person=None, *, info: LinkInfo | None = None, detector=None):
         self.person = person
         self.info = info or LinkInfo()
+        if detector is None:
+            detector = DetectorShape.from_info(self.info)
         self.detector = detector
+        self._det = _DetectorModel(detector) if detector is not None else None
+        #: DETECTIONS and FRAME_DONE packets, in the order the board sends them (their
+        #: place among the replies depends on the detector's timing: see docs/link.md)
+        self.detections: list[Packet] = []
+        self._det_seq = 0
         self.deframer = Deframer(self.info.max_payload)
         self.counters = {name: 0 for name, _ in COUNTERS}
+
+    def take_detections(self) -> list[Packet]:
+        """The detection packets produced so far (and forget them)."""
+        out, self.detections = self.detections, []
+        return out
 
     def _count(self, name, n=1):
         self.counters[name] += n
@@ -497,8 +781,30 @@ class LinkModel:
             self._count("images")
             out.append(Packet(Type.DECISION, q, bytes([int(dec)])))
         elif t in (Type.DET_WEIGHTS, Type.DET_THRESHOLDS, Type.DET_GRID):
-            if self.detector is None:
+            det = self._det
+            if det is None:
                 return bad(Error.UNSUPPORTED)
-            raise NotImplementedError("detector commands")
+            sh = det.shape
+            if t == Type.DET_GRID:
+                left = sh.grid_bytes - len(det.grid)
+                if n == 0 or n > left:
+                    return bad(Error.BAD_LENGTH)
+                if not det.loaded:
+                    return bad(Error.BAD_ORDER)
+                det.grid += p.payload
+                left -= n
+                out.append(Packet(Type.DET_GRID_ACK, q, struct.pack("<I", left)))
+                if not left:
+                    for rec in det.detect():
+                        kind = Type.FRAME_DONE if rec[0] & 1 else Type.DETECTIONS
+                        self.detections.append(Packet(kind, self._det_seq, rec))
+                        self._det_seq = (self._det_seq + 1) & 0xFF
+            else:
+                if n == 0 or n % sh.stride:
+                    return bad(Error.BAD_LENGTH)
+                if det.grid:
+                    return bad(Error.BAD_ORDER)
+                det.write(0 if t == Type.DET_WEIGHTS else 1, p.payload)
+                out.append(Packet(t | 0x80, q))
         else:
             bad(Error.BAD_TYPE)

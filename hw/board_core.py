@@ -2,20 +2,26 @@
 
 ::
 
-    i ─▶ Deframer ─▶ descriptor FIFO ─▶ LinkController ─▶ Framer ─▶ o
-            │  payload buffer (slots × max_payload bytes) ▲   │ ▲
-            └──────────────────────────────────────────────┘   ▼ │
-                                               PersonClassifier (and the detector)
+    i ─▶ Deframer ─▶ descriptor FIFO ─▶ LinkController ─▶ reply queue ─▶ mux ─▶ Framer ─▶ o
+            │  payload buffer (slots × max_payload bytes) ▲   │ ▲   │ │            ▲
+            └──────────────────────────────────────────────┘   ▼ │   ▼ │            │
+                                               PersonClassifier   ByteDetector ─▶ records
+                                                                                 into packets
+
+The detector's records leave as packets of their own (one DETECTIONS or FRAME_DONE packet
+per record, docs/link.md), merged with the replies a whole packet at a time: they never
+wait for the command FSM, which may itself be waiting for the detector to take a grid's
+bytes, so no order of commands can deadlock the two.
 
 The board tops (``fpga/board_top.py``) put a UART receiver before ``i`` and a transmitter
 after ``o``; the tests drive ``i`` and ``o`` directly, a byte a cycle.
 """
 
-from amaranth import Module, Signal, signed
+from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import MAX_PAYLOAD, LinkInfo, person_config_id
+from ..golden.link import MAX_PAYLOAD, DetectorShape, LinkInfo, Type, person_config_id
 from .deframer import Deframer, descriptor_layout
 from .framer import PACKET_BYTE, Framer
 from .link_controller import LinkController
@@ -29,11 +35,12 @@ ACTIVITY = data.StructLayout({"rx": 1, "tx": 1, "error": 1, "person": 1})
 
 
 def link_info(*, clk_hz, baud, person, timeout_cycles, max_payload=MAX_PAYLOAD,
-              slots=2) -> LinkInfo:
+              slots=2, detector: DetectorShape | None = None) -> LinkInfo:
     """What a :class:`BoardCore` with these parameters reports in INFO."""
     return LinkInfo(
+        **(detector.info() if detector is not None else {}),
         person=person is not None,
-        detector=False,
+        detector=detector is not None,
         form=person[1] if person is not None else None,
         slots=slots,
         max_payload=max_payload,
@@ -55,6 +62,10 @@ class BoardCore(wiring.Component):
         ``timeout_us`` into cycles).
     person : (PersonConfig, form, pipeline) or None
         The person classifier to build (its thresholds are constants of the bitstream).
+    detector : dict or None
+        The keyword arguments of the :class:`~vitgates.hw.cofiber_detector.CofiberDetector`
+        to build behind a :class:`~vitgates.hw.byte_detector.ByteDetector` (grid, channels,
+        n_classes, box_rows, folding, mul, ram, fifo_depth), or None for none.
     timeout_us : int
         A silence this long inside a frame aborts it (TIMEOUT).
     timeout_cycles : int or None
@@ -62,6 +73,9 @@ class BoardCore(wiring.Component):
     max_payload, slots, error_room : int
         Payload slot size (a power of two), number of slots (the window), and how many
         error descriptors may wait beside the slots' descriptors.
+    status_copies : bool
+        Keep a snapshot copy of the counters for STATUS (:class:`LinkStatus`; False saves
+        about 300 flip-flops: the UP5K's link-and-detector bitstream).
 
     Attributes
     ----------
@@ -86,8 +100,17 @@ class BoardCore(wiring.Component):
 
     def __init__(self, *, clk_hz: int, baud: int, person=None, timeout_us: int = 20_000,
                  timeout_cycles: int | None = None, max_payload: int = MAX_PAYLOAD,
-                 slots: int = 2, error_room: int = 2):
+                 slots: int = 2, error_room: int = 2, detector: dict | None = None,
+                 status_copies: bool = True):
         self.person = person
+        self.status_copies = status_copies
+        self.detector = None
+        if detector is not None:
+            from .byte_detector import ByteDetector
+
+            self.detector = ByteDetector(**detector)
+        det_shape = (DetectorShape.of(self.detector.detector) if self.detector is not None
+                     else None)
         if person is not None:
             cfg, form, pipeline = person
             self.person_config, self.form, self.pipeline = cfg, form, pipeline
@@ -95,7 +118,7 @@ class BoardCore(wiring.Component):
                                else max(2, round(timeout_us * clk_hz / 1e6)))
         self.info = link_info(clk_hz=clk_hz, baud=baud, person=person,
                               timeout_cycles=self.timeout_cycles, max_payload=max_payload,
-                              slots=slots)
+                              slots=slots, detector=det_shape)
         self.queue_depth = slots + error_room
         super().__init__()
 
@@ -111,7 +134,7 @@ class BoardCore(wiring.Component):
         m.submodules.buffer = buffer = memory.Memory(
             shape=8, depth=info.slots * info.max_payload, init=[])
         m.submodules.controller = ctrl = LinkController(info)
-        m.submodules.status = status = LinkStatus()
+        m.submodules.status = status = LinkStatus(copies=self.status_copies)
         m.submodules.framer = framer = Framer()
 
         wiring.connect(m, wiring.flipped(self.i), deframer.i)
@@ -158,11 +181,14 @@ class BoardCore(wiring.Component):
             reply_queue.w_en.eq(reply_reg.o.valid & reply_room),
             reply_reg.o.ready.eq(reply_room),
         ]
-        m.d.comb += [
-            framer.i.payload.eq(reply_queue.r_data),
-            framer.i.valid.eq(reply_queue.r_rdy),
-            reply_queue.r_en.eq(framer.i.ready),
-        ]
+        if self.detector is None:
+            m.d.comb += [
+                framer.i.payload.eq(reply_queue.r_data),
+                framer.i.valid.eq(reply_queue.r_rdy),
+                reply_queue.r_en.eq(framer.i.ready),
+            ]
+        else:
+            self._detector(m, ctrl, reply_queue, framer)
         m.submodules.frame_reg = frame_reg = StreamRegister(8)
         wiring.connect(m, framer.o, frame_reg.i)
         wiring.connect(m, frame_reg.o, wiring.flipped(self.o))
@@ -199,3 +225,76 @@ class BoardCore(wiring.Component):
             self.activity.person.eq(ctrl.decision),
         ]
         return m
+
+    def _detector(self, m, ctrl, reply_queue, framer):
+        """The detector: commands from the controller, records into packets of their own,
+        merged with the replies before the framer."""
+        m.submodules.detector = bd = self.detector
+        wiring.connect(m, ctrl.det_i, bd.i)
+        wiring.connect(m, ctrl.det_load, bd.load)
+
+        # records into packets: type (FRAME_DONE for the end record), seq (a count of these
+        # packets), length, then the record's bytes. A skid buffer first: the record bytes'
+        # `ready` reaches the detector's output stage, whose enable spans its pipeline.
+        from .skid_buffer import SkidBuffer
+
+        m.submodules.record_skid = skid = SkidBuffer(8)
+        wiring.connect(m, bd.o, skid.i)
+        rec = skid.o
+        nr = bd.record_bytes
+        pk_valid, pk_last, pk_ready = Signal(), Signal(), Signal()
+        pk_data = Signal(8)
+        seq = Signal(8)
+        hidx = Signal(range(4))
+        bidx = Signal(range(nr))
+        is_end = Signal()
+        end_sent = Signal()
+        kind = Mux(rec.payload[0], Type.FRAME_DONE, Type.DETECTIONS)
+        with m.FSM(name="records"):
+            with m.State("HEADER"):
+                with m.Switch(hidx):
+                    for k, v in enumerate([kind, seq, Const(nr & 0xFF, 8), Const(nr >> 8, 8)]):
+                        with m.Case(k):
+                            m.d.comb += pk_data.eq(v)
+                m.d.comb += pk_valid.eq(rec.valid)
+                with m.If(pk_valid & pk_ready):
+                    m.d.sync += hidx.eq(hidx + 1)
+                    with m.If(hidx == 3):
+                        m.d.sync += [is_end.eq(rec.payload[0]), bidx.eq(0)]
+                        m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += [pk_valid.eq(rec.valid), pk_data.eq(rec.payload),
+                             pk_last.eq(bidx == nr - 1), rec.ready.eq(pk_ready)]
+                with m.If(pk_valid & pk_ready):
+                    m.d.sync += bidx.eq(bidx + 1)
+                    with m.If(pk_last):
+                        m.d.sync += [seq.eq(seq + 1), hidx.eq(0)]
+                        m.d.comb += end_sent.eq(is_end)
+                        m.next = "HEADER"
+
+        # grids handed to the detector whose end record has not left: a load waits for none
+        # (the pulses are registered first: they end long paths in the controller and in
+        # the packet FSM; a load waits for `idle` anyway)
+        pending = Signal(4)
+        grid_end = Signal()
+        frame_out = Signal()
+        idle = Signal(init=1)
+        m.d.sync += [grid_end.eq(ctrl.det_grid_end), frame_out.eq(end_sent),
+                     pending.eq(pending + grid_end - frame_out),
+                     idle.eq((pending == 0) & ~grid_end & ~ctrl.det_grid_end)]
+        m.d.comb += ctrl.det_idle.eq(idle)
+
+        # the merge: a packet at a time, replies first; the choice is kept from the cycle a
+        # packet's first byte is offered (the framer sends the magic before taking it)
+        locked, owner, sel = Signal(), Signal(), Signal()
+        m.d.comb += [
+            sel.eq(Mux(locked, owner, ~reply_queue.r_rdy)),
+            framer.i.valid.eq(Mux(sel, pk_valid, reply_queue.r_rdy)),
+            framer.i.payload.eq(Mux(sel, Cat(pk_data, pk_last), reply_queue.r_data)),
+            reply_queue.r_en.eq(~sel & framer.i.ready),
+            pk_ready.eq(sel & framer.i.ready),
+        ]
+        with m.If(~locked & framer.i.valid):
+            m.d.sync += [locked.eq(1), owner.eq(sel)]
+        with m.If(framer.i.valid & framer.i.ready & framer.i.payload.last):
+            m.d.sync += locked.eq(0)

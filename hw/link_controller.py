@@ -14,11 +14,13 @@ from ..golden.link import (
     ERROR_BYTES,
     INFO_BYTES,
     STATUS_BYTES,
+    DetectorShape,
     Error,
     LinkInfo,
     Type,
     info_payload,
 )
+from .byte_detector import LOAD_BYTE
 from .deframer import descriptor_layout
 from .framer import PACKET_BYTE
 from .link_status import CONTROLLER_EVENTS
@@ -26,7 +28,10 @@ from .link_status import CONTROLLER_EVENTS
 __all__ = ["LinkController"]
 
 # where a reply's payload comes from
-_BODY_SLOT, _BODY_INFO, _BODY_STATUS, _BODY_ERROR, _BODY_DECISION = range(5)
+_BODY_SLOT, _BODY_INFO, _BODY_STATUS, _BODY_ERROR, _BODY_DECISION, _BODY_WORD = range(6)
+_BODIES = 6
+# where a FEED state sends a payload
+_TO_PERSON, _TO_GRID, _TO_LOAD = range(3)
 
 
 class LinkController(wiring.Component):
@@ -37,7 +42,9 @@ class LinkController(wiring.Component):
     info : LinkInfo
         What INFO reports (sizes, clock, baud, the baked person config's id); its
         ``max_payload`` and ``slots`` size the buffer ports; ``person`` says whether
-        ``person_i``/``person_o`` exist.
+        ``person_i``/``person_o`` exist, ``detector`` (with ``det_shape`` and
+        ``det_fold``: :class:`~vitgates.golden.link.DetectorShape`) whether the ``det_*``
+        ports do.
 
     Attributes
     ----------
@@ -53,6 +60,15 @@ class LinkController(wiring.Component):
         CLASSIFY payloads, ``feature_dim`` channels per frame (present when ``info.person``).
     person_o : In(stream.Signature(1))
         The classifier's decisions.
+    det_i : Out(stream.Signature(8)), det_load : Out(stream.Signature(LOAD_BYTE))
+        DET_GRID payloads (grid bytes) and DET_WEIGHTS / DET_THRESHOLDS payloads (writes) to
+        the :class:`~vitgates.hw.byte_detector.ByteDetector` (present when
+        ``info.detector``).
+    det_idle : In(1)
+        No grid is in the detector: every grid handed over has sent its end record. A
+        load waits for it (so that a grid's records all use the memories it started with).
+    det_grid_end : Out(1)
+        Pulse: a DET_GRID frame completed a grid.
     status_snapshot : Out(1), status_index : Out(range(len(COUNTERS))), status_word : In(32)
         The counters (:class:`~vitgates.hw.link_status.LinkStatus`): a STATUS command takes
         a snapshot when it starts and reads it a counter at a time (one cycle of latency).
@@ -66,7 +82,9 @@ class LinkController(wiring.Component):
     other replies one every three cycles (see the fetch logic); the UART needs 10 bit times
     a byte, so none of this shows on the line. A CLASSIFY frame streams its
     payload into the classifier at one channel per cycle (``feature_dim`` cycles) and releases
-    its slot as soon as the last channel is taken; its reply follows the decision.
+    its slot as soon as the last channel is taken; its reply follows the decision. A
+    DET_GRID or DET_WEIGHTS/DET_THRESHOLDS frame streams its payload into the detector a byte
+    a cycle (while the detector takes them) and is acknowledged when the last byte is taken.
     """
 
     def __init__(self, info: LinkInfo):
@@ -89,6 +107,12 @@ class LinkController(wiring.Component):
         if info.person:
             sig["person_i"] = Out(stream.Signature(signed(8)))
             sig["person_o"] = In(stream.Signature(1))
+        self.det = DetectorShape.from_info(info)
+        if self.det is not None:
+            sig["det_i"] = Out(stream.Signature(8))
+            sig["det_load"] = Out(stream.Signature(LOAD_BYTE))
+            sig["det_idle"] = In(1)
+            sig["det_grid_end"] = Out(1)
         super().__init__(sig)
 
     def elaborate(self, platform):
@@ -110,9 +134,11 @@ class LinkController(wiring.Component):
         r_seq = Signal(8)
         r_len = Signal(range(width + 1))
         r_empty = Signal()
-        body = Signal(range(5))
+        body = Signal(range(_BODIES))
         slot_body = Signal()  # body == _BODY_SLOT, as a flip-flop of its own
-        body_onehot = Signal(5)  # ... and every kind as one
+        body_onehot = Signal(_BODIES)  # ... and every kind as one
+        feed_to = Signal(range(3))  # where FEED sends the payload
+        ack_word = Signal(32)  # the payload of a DET_GRID_ACK (comb: from the grid counter)
         feed_next = Signal()  # SETUP goes on to FEED (a CLASSIFY payload), not HEADER
         owns_slot = Signal()  # release the slot when the reply is sent (PONG)
         e_code = Signal(8)
@@ -159,7 +185,8 @@ class LinkController(wiring.Component):
             Mux(body_onehot[_BODY_INFO], info_word, 0)
             | Mux(body_onehot[_BODY_STATUS], self.status_word, 0)
             | Mux(body_onehot[_BODY_ERROR], Cat(e_code, e_type, e_seq, e_info), 0)
-            | Mux(body_onehot[_BODY_DECISION], self.decision, 0))
+            | Mux(body_onehot[_BODY_DECISION], self.decision, 0)
+            | Mux(body_onehot[_BODY_WORD], ack_word, 0))
 
         def step():
             m.d.sync += [rd_idx.eq(rd_idx + 1), remaining.eq(remaining - 1),
@@ -197,6 +224,37 @@ class LinkController(wiring.Component):
                 m.d.comb += [self.events.error.eq(code), self.release.eq(1)]
             reply(Type.ERROR, ERROR_BYTES, _BODY_ERROR)
 
+        det = self.det
+        has_feed = self.info.person or det is not None
+        is_det_grid = Signal()
+        is_det_thr = Signal()
+        det_len_ok = Signal()
+        if det is not None:
+            stride_bits = det.stride.bit_length() - 1
+            n_w, n_t = det.writes
+            grid_left = Signal(range(det.grid_bytes + 1), init=det.grid_bytes)
+            w_count = Signal(range(n_w + 1))
+            t_count = Signal(range(n_t + 1))
+            loaded = Signal()
+            grid_started = Signal()
+            m.d.sync += [loaded.eq((w_count == n_w) & (t_count == n_t)),
+                         grid_started.eq(grid_left != det.grid_bytes)]
+            writes = Signal(range(self.max_payload + 1))
+            m.d.comb += writes.eq(d.length >> stride_bits)
+            # worked out in DECODE, so that DISPATCH starts from a flip-flop (the compare stays
+            # out of the path into the grid counter and the grid-end pulse)
+            grid_last = Signal()
+            # the ack reports the bytes the grid still needs: what the counter holds after
+            # the frame, 0 when the frame completed the grid (the counter starts over)
+            m.d.comb += ack_word.eq(Mux(grid_left == det.grid_bytes, 0, grid_left))
+
+        def feed(to):
+            """Stream the frame's payload to `to` (SETUP goes on to FEED)."""
+            m.d.sync += [r_len.eq(d.length), r_empty.eq(0), slot_body.eq(1),
+                         body.eq(_BODY_SLOT), body_onehot.eq(1 << _BODY_SLOT),
+                         feed_next.eq(1), feed_to.eq(to)]
+            m.next = "SETUP"
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.desc.ready.eq(1)
@@ -215,7 +273,14 @@ class LinkController(wiring.Component):
                               | (d.type == Type.DET_GRID)),
                     empty.eq(d.length == 0),
                     one_vector.eq(d.length == self.info.feature_dim),
+                    is_det_grid.eq(d.type == Type.DET_GRID),
+                    is_det_thr.eq(d.type == Type.DET_THRESHOLDS),
                 ]
+                if det is not None:
+                    m.d.sync += grid_last.eq(grid_left == d.length)
+                    m.d.sync += det_len_ok.eq(Mux(
+                        d.type == Type.DET_GRID, (d.length != 0) & (d.length <= grid_left),
+                        (d.length != 0) & (d.length[:stride_bits] == 0)))
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 with m.If(is_err):
@@ -236,38 +301,81 @@ class LinkController(wiring.Component):
                         with m.If(~one_vector):
                             fail(Error.BAD_LENGTH, good=True)
                         with m.Else():
-                            m.d.sync += [r_len.eq(d.length), r_empty.eq(0),
-                                         slot_body.eq(1), body.eq(_BODY_SLOT),
-                                         body_onehot.eq(1 << _BODY_SLOT),
-                                         feed_next.eq(1)]
-                            m.next = "SETUP"
+                            feed(_TO_PERSON)
                     else:
                         fail(Error.UNSUPPORTED, good=True)
                 with m.Elif(is_det):
-                    fail(Error.UNSUPPORTED, good=True)
+                    if det is None:
+                        fail(Error.UNSUPPORTED, good=True)
+                    else:
+                        with m.If(~det_len_ok):
+                            fail(Error.BAD_LENGTH, good=True)
+                        with m.Elif(is_det_grid):
+                            with m.If(~loaded):
+                                fail(Error.BAD_ORDER, good=True)
+                            with m.Else():
+                                m.d.sync += grid_left.eq(grid_left - d.length)
+                                with m.If(grid_last):
+                                    m.d.sync += grid_left.eq(det.grid_bytes)
+                                    m.d.comb += self.det_grid_end.eq(1)
+                                feed(_TO_GRID)
+                        with m.Elif(grid_started):
+                            fail(Error.BAD_ORDER, good=True)
+                        with m.Else():
+                            m.next = "DET-WAIT"
                 with m.Else():
                     fail(Error.BAD_TYPE, good=True)
+            if det is not None:
+                with m.State("DET-WAIT"):
+                    # a load waits until the detector holds no grid
+                    with m.If(self.det_idle):
+                        with m.If(is_det_thr):
+                            m.d.sync += t_count.eq(Mux(t_count + writes >= n_t, n_t,
+                                                       t_count + writes))
+                        with m.Else():
+                            m.d.sync += w_count.eq(Mux(w_count + writes >= n_w, n_w,
+                                                       w_count + writes))
+                        feed(_TO_LOAD)
             with m.State("SETUP"):
                 m.d.sync += [rd_idx.eq(0), remaining.eq(r_len), more.eq(~r_empty), have.eq(0),
                              phase.eq(0), hidx.eq(0), fetching.eq(1)]
-                if self.info.person:
+                if has_feed:
                     with m.If(feed_next):
                         m.next = "FEED"
                     with m.Else():
                         m.next = "HEADER"
                 else:
                     m.next = "HEADER"
-            if self.info.person:
+            if has_feed:
                 with m.State("FEED"):
-                    m.d.comb += [
-                        self.person_i.valid.eq(have),
-                        self.person_i.payload.eq(self.buf.data),
-                        sink_ready.eq(self.person_i.ready),
-                    ]
+                    targets = []
+                    if self.info.person:
+                        targets.append((_TO_PERSON, self.person_i, self.buf.data))
+                    if det is not None:
+                        targets += [(_TO_GRID, self.det_i, self.buf.data),
+                                    (_TO_LOAD, self.det_load,
+                                     {"data": self.buf.data, "kind": is_det_thr})]
+                    for to, port, payload in targets:
+                        if isinstance(payload, dict):
+                            m.d.comb += [port.payload.data.eq(payload["data"]),
+                                         port.payload.kind.eq(payload["kind"])]
+                        else:
+                            m.d.comb += port.payload.eq(payload)
+                        with m.If(feed_to == to):
+                            m.d.comb += [port.valid.eq(have), sink_ready.eq(port.ready)]
                     with m.If(~more & ~have):
                         m.d.comb += self.release.eq(1)
                         m.d.sync += fetching.eq(0)
-                        m.next = "DECIDE"
+                        with m.Switch(feed_to):
+                            if self.info.person:
+                                with m.Case(_TO_PERSON):
+                                    m.next = "DECIDE"
+                            with m.Case(_TO_GRID):
+                                reply(Type.DET_GRID_ACK, 4, _BODY_WORD)
+                            with m.Default():
+                                reply(Mux(is_det_thr, Type.DET_THRESHOLDS_ACK,
+                                          Type.DET_WEIGHTS_ACK), 0, _BODY_DECISION)
+            if self.info.person:
                 with m.State("DECIDE"):
                     m.d.comb += self.person_o.ready.eq(1)
                     with m.If(self.person_o.valid):

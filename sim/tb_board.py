@@ -20,6 +20,12 @@ Tests (pick one with ``testcase``):
     ``uart_rx``, ``uart_tx``, ``leds``) with a UART model on the pins: INFO, PING, CLASSIFY
     frames, malformed frames, a byte without stop bit, STATUS. Every reply equals the
     golden :class:`~vitgates.golden.link.LinkModel`'s, byte for byte.
+``detector``
+    The top again (it must hold a detector; ``tests/board_sim.py`` builds a small one):
+    DET_* errors, the weights and thresholds of a random head (SYNTHETIC), two grids in
+    DET_GRID frames with two frames in flight. Every reply, and every DETECTIONS and
+    FRAME_DONE packet, equals the model's byte for byte; the records are the golden
+    detector's (``ref_detect``).
 ``fuzz``
     The link core without its UART (``tests/board_sim.py``'s ``CoreHarness``: bytes in by
     chunks of 64, a byte every ``gap`` cycles; output bytes in a window with a counter):
@@ -48,6 +54,7 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, First, Timer
 from ..golden.link import (
     MAGIC,
     Deframer,
+    Error,
     LinkModel,
     Packet,
     Type,
@@ -60,6 +67,8 @@ from ..golden.person_config import PersonConfig
 from .runner import tb_args
 
 __all__ = ["UARTSource", "UARTSink"]
+
+DET_PACKETS = (Type.DETECTIONS, Type.FRAME_DONE)
 
 
 def _setup():
@@ -104,6 +113,7 @@ class UARTSink:
         self.packets = []
         self.changed = Event()
         self.framing_errors = 0
+        self.last_ns = 0  # when the last byte arrived
 
     async def run(self):
         while True:
@@ -117,11 +127,23 @@ class UARTSink:
                 self.framing_errors += 1
             self.data.append(b)
             self.packets += self.deframer.feed([b])
+            self.last_ns = cocotb.utils.get_sim_time("ns")
             self.changed.set()
 
-    async def wait_packets(self, n, timeout_ns):
+    @property
+    def replies(self) -> list:
+        """The packets that answer frames (not the detector's)."""
+        return [p for p in self.packets if p.type not in DET_PACKETS]
+
+    @property
+    def detections(self) -> list:
+        return [p for p in self.packets if p.type in DET_PACKETS]
+
+    async def wait_packets(self, n, timeout_ns, count=None):
+        """Wait until ``count(self)`` (default: all packets) reaches ``n``."""
+        count = count or (lambda sink: len(sink.packets))
         deadline = cocotb.utils.get_sim_time("ns") + timeout_ns
-        while len(self.packets) < n:
+        while count(self) < n:
             left = deadline - cocotb.utils.get_sim_time("ns")
             if left <= 0:
                 raise AssertionError(f"{len(self.packets)} reply packets, expected {n}: "
@@ -194,6 +216,79 @@ async def top(dut):
     cocotb.log.info(f"board top: {sent} bytes sent over the UART, {len(sink.packets)} replies "
                     f"identical to the model; {len(decisions)} decisions {decisions}; "
                     f"counters {status}")
+
+
+@cocotb.test()
+async def detector(dut):
+    """The detector through the board's pins: loads, grids, detections."""
+    from ..golden.detector import random_head, ref_detect
+
+    a, model = _setup()
+    shape = model.detector
+    assert shape is not None, "this board top holds no detector"
+    period = a["period_ns"]
+    bit_ns = period * a["cycles_per_bit"]
+    await _reset(dut, period)
+    src = UARTSource(dut.uart_rx, bit_ns)
+    sink = UARTSink(dut.uart_tx, bit_ns)
+    cocotb.start_soon(sink.run())
+    rng = np.random.default_rng(a.get("seed", 0))
+    grids = [rng.integers(-128, 128, (*shape.grid, shape.channels)).astype(np.int8)
+             for _ in range(2)]
+    head = random_head(shape.channels, shape.n_classes, shape.box_rows,
+                       seed=a.get("seed", 0), grids=grids, fire=0.05)
+    want = []
+    frame_ns = 1100 * 10 * bit_ns
+    seq = 0
+
+    def replies(sink):
+        return len(sink.replies)
+
+    async def send(type_, payload=b""):
+        nonlocal seq
+        seq = (seq + 1) & 0xFF
+        data = encode_frame(type_, seq, payload)
+        got = model.feed(data)
+        want.extend(got)
+        # at most two frames awaiting their replies
+        await sink.wait_packets(len(want) - len(got) - 1, 40 * frame_ns, replies)
+        await src.send(data)
+
+    per = (1024 // shape.stride) * shape.stride
+    w, t = shape.weight_writes(head), shape.threshold_writes(head)
+    await send(Type.DET_GRID, shape.grid_stream(grids[0])[:64])  # BAD_ORDER
+    await send(Type.DET_WEIGHTS, w[:shape.stride - 1])  # BAD_LENGTH
+    for k in range(0, len(w), per):
+        await send(Type.DET_WEIGHTS, w[k:k + per])
+    for k in range(0, len(t), per):
+        await send(Type.DET_THRESHOLDS, t[k:k + per])
+    for g in grids:
+        data = shape.grid_stream(g)
+        for k in range(0, len(data), 100):
+            await send(Type.DET_GRID, data[k:k + 100])
+    want_dets = model.take_detections()
+    await sink.wait_packets(len(want), 40 * frame_ns, replies)
+    await sink.wait_packets(len(want_dets), 100 * frame_ns, lambda s: len(s.detections))
+    await Timer(40 * 10 * bit_ns, unit="ns")
+    _compare(sink.replies, want, "detector: replies")
+    _compare(sink.detections, want_dets, "detector: detections")
+    assert sink.framing_errors == 0, "the board sent a byte without stop bit"
+    assert [p.error[0] for p in sink.replies if p.error] == [Error.BAD_ORDER,
+                                                              Error.BAD_LENGTH]
+    recs = [shape.parse_record(p.payload) for p in sink.detections]
+    n_ref = 0
+    for g in grids:
+        for d in ref_detect(g, head):
+            r = recs[n_ref]
+            assert (r["band"], r["y"], r["x"], r["cls"], r["acc"]) == tuple(
+                int(d[k]) for k in ("band", "y", "x", "cls", "acc")), (r, d)
+            n_ref += 1
+        assert recs[n_ref]["end"] == 1
+        n_ref += 1
+    assert n_ref == len(recs) and len(recs) > 2
+    cocotb.log.info(f"board top, detector: {len(sink.replies)} replies and "
+                    f"{len(recs)} detection packets ({len(recs) - len(grids)} records, "
+                    f"{len(grids)} FRAME_DONE) identical to the model")
 
 
 def _mutate(rng, frame: bytes) -> bytes:
@@ -357,7 +452,11 @@ async def bridge(dut):
         queue = bytearray()
         open_ = True
         while open_ or queue:
-            busy = events > len(sink.packets) or sent_back < len(sink.data)
+            # busy: replies owed, bytes to pass on, or the board sent lately (detections
+            # follow a grid's last frame without a request of their own)
+            now = cocotb.utils.get_sim_time("ns")
+            busy = (events > len(sink.replies) or sent_back < len(sink.data)
+                    or (sink.last_ns and now - sink.last_ns < 400 * bit_ns))
             r, _, _ = select.select([conn], [], [], 0 if (busy or queue) else 0.02)
             if r:
                 chunk = conn.recv(65536)

@@ -9,7 +9,7 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from vitgates.fpga.board_design import BOARD_CLOCK_MHZ, BOARD_PIPELINE
+from vitgates.fpga.board_design import BOARD_CLOCK_MHZ, BOARD_PIPELINE, detector_args
 from vitgates.fpga.board_top import BoardTop
 from vitgates.fpga.boards import BOARDS
 from vitgates.fpga.designs import default_person_config
@@ -25,12 +25,19 @@ PERIOD_NS = 20
 FORM = "popcount"
 #: four byte times of silence end a frame (20 ms on the board)
 TOP_TIMEOUT = 4 * 10 * CLK_HZ // BAUD
+#: the simulated top's detector: the iCEBreaker's folding and 4 box rows, with 8 classes on a
+#: 4×4 grid of 16 channels, in generic logic, so that a grid is 256 bytes and the weights and
+#: thresholds 384 bytes each
+SIM_GRID, SIM_CHANNELS, SIM_CLASSES = (4, 4), 16, 8
 
 
 def board_top():
     cfg = default_person_config()
-    return cfg, BoardTop(BOARDS["icebreaker"], clk_hz=CLK_HZ, baud=BAUD,
-                         person=(cfg, FORM, BOARD_PIPELINE[FORM]), timeout_cycles=TOP_TIMEOUT)
+    board = BOARDS["icebreaker"]
+    return cfg, BoardTop(board, clk_hz=CLK_HZ, baud=BAUD,
+                         person=(cfg, FORM, BOARD_PIPELINE[FORM]), timeout_cycles=TOP_TIMEOUT,
+                         detector=detector_args(board, sim=True, grid=SIM_GRID,
+                                                channels=SIM_CHANNELS, n_classes=SIM_CLASSES))
 
 
 def base_args(cfg, info, timeout_cycles):

@@ -42,3 +42,8 @@ def test_fuzz(capfd, record_property):
         print(f"\nfuzz: {streams} malformed streams ({nbytes} bytes), {errors} errors reported, "
               f"{ok} good frames after them answered correctly")
     assert ET.parse(results).getroot().find(".//testcase") is not None
+
+
+def test_board_top_detector():
+    """The detector through the pins of the same top: loads, two grids, detections."""
+    run_top("detector", {"seed": 5})

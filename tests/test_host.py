@@ -23,10 +23,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.cocotb
-def test_host_against_simulated_board(tmp_path, capsys):
-    """``vitgates host`` streams 8 synthetic images to the simulated board and writes the
-    regression report; every decision equals the golden INT8 model's."""
+def _simulated_board():
+    """Start the simulated board's bridge in a thread; return its URL, the thread and the
+    list its failure goes to."""
     port = _free_port()
     failure = []
 
@@ -47,7 +46,14 @@ def test_host_against_simulated_board(tmp_path, capsys):
             if failure or not sim.is_alive() or time.monotonic() > deadline:
                 raise AssertionError(f"the simulated board did not start: {failure}") from None
             time.sleep(0.5)
-    url = f"socket://127.0.0.1:{port}"
+    return f"socket://127.0.0.1:{port}", sim, failure
+
+
+@pytest.mark.cocotb
+def test_host_against_simulated_board(tmp_path, capsys):
+    """``vitgates host`` streams 8 synthetic images to the simulated board and writes the
+    regression report; every decision equals the golden INT8 model's."""
+    url, sim, failure = _simulated_board()
     rc = main(["host", "--port", url, "-n", "8", "--timeout", "120", "--reports",
                str(tmp_path)])
     sim.join(300)
@@ -70,6 +76,34 @@ def test_host_against_simulated_board(tmp_path, capsys):
     assert d["link_errors"] == {} and d["host_rx_errors"] == 0
     assert d["board_info"]["baud"] == 3_000_000
     assert (tmp_path / "regress-board-popcount.md").read_text().startswith("# Regression")
+
+
+@pytest.mark.cocotb
+def test_host_detector_against_simulated_board(tmp_path, capsys):
+    """``vitgates host --design detector``: a random head and 2 random grids (SYNTHETIC)
+    through the simulated board's detector; every record equals the golden INT8 model's."""
+    url, sim, failure = _simulated_board()
+    rc = main(["host", "--design", "detector", "--port", url, "-n", "2", "--timeout", "120",
+               "--reports", str(tmp_path)])
+    sim.join(300)
+    assert not failure, failure
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    summary = out.out.strip().splitlines()[-1]
+    assert summary.startswith("board detector (synthetic): 2 grids") and summary.endswith("PASS")
+    d = json.loads((tmp_path / "regress-board-detector.json").read_text())
+    for key in ("design", "dataset", "synthetic", "n_images", "level", "agreement_with_int8",
+                "passed", "seconds", "levels", "checks"):
+        assert key in d, key
+    assert d["design"] == "board-detector" and d["level"] == "board"
+    assert d["synthetic"] is True and d["n_images"] == 2
+    assert d["agreement_with_int8"] == 1.0 and d["passed"]
+    assert [lv["level"] for lv in d["levels"]] == ["int8", "board"]
+    board = d["levels"][1]
+    assert board["detections"] == d["levels"][0]["detections"] > 0
+    assert d["checks"][0]["compared"] == board["detections"]
+    assert d["link_errors"] == {} and d["host_rx_errors"] == 0
+    assert d["counters_delta"]["err_bad_order"] == 0
 
 
 def test_no_port(capsys):
