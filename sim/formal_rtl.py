@@ -37,6 +37,13 @@ transfers in minus transfers out. ``sat -tempinduct`` proves, for every reachabl
 
 The same harness, with the identity for the decision, checks
 :class:`~vitgates.hw.stream_register.StreamRegister` where that module exists.
+
+**Buffers** (:func:`skid_check`). :class:`~vitgates.hw.skid_buffer.SkidBuffer` (the
+detector's cut of its ``ready`` path) holds up to two transfers, so a line of stages does
+not describe it; a shadow queue does: with free ``i.valid``, ``i.payload`` and ``o.ready``,
+``sat -tempinduct`` proves that at most two transfers are in flight, that ``o`` presents
+exactly the oldest one held (nothing dropped, duplicated or reordered), that ``i.ready`` is
+set exactly when there is room, and the stream rule on ``o``.
 """
 
 import importlib.util
@@ -52,8 +59,8 @@ from amaranth.hdl import Assert, Elaboratable, Fragment
 from ..errors import VitgatesError
 from ..toolchain import require, tool_env
 
-__all__ = ["equivalence", "register_check", "rtl_checks", "spec_decision", "stream_check",
-           "yosys"]
+__all__ = ["equivalence", "register_check", "rtl_checks", "skid_check", "spec_decision",
+           "stream_check", "yosys"]
 
 #: seconds allowed to the BDD of each miter
 EQUIV_TIMEOUT = {"popcount": 900, "sumdiff": 3600}
@@ -269,6 +276,82 @@ class _StreamHarness(Elaboratable):
         return m
 
 
+class _QueueHarness(Elaboratable):
+    """A stream buffer of ``depth`` entries with free inputs beside a shadow queue.
+
+    The shadow queue takes ``i.payload`` on every transfer on ``i`` and gives up its oldest
+    entry on every transfer on ``o``. Asserted in every reachable state: the shadow never
+    holds more than ``depth`` entries (transfers in − transfers out, so nothing is dropped
+    or duplicated); ``o.valid`` exactly while it holds one and ``o.payload`` its oldest
+    (order and contents kept); ``i.ready`` exactly while it has room (the buffer never
+    refuses a transfer it could hold, so it loses no cycle); a stalled output holds valid
+    and payload. ``internal(m, signals, count, queue)`` adds the design's strengthening.
+    """
+
+    def __init__(self, dut, depth, internal=None):
+        self.dut, self.depth, self.internal = dut, depth, internal
+        self.i_valid = Signal()
+        self.i_payload = Signal(len(Value.cast(dut.i.payload)))
+        self.o_ready = Signal()
+        self.ports = [self.i_valid, self.i_payload, self.o_ready]
+
+    def elaborate(self, platform):
+        m = Module()
+        dut, D = self.dut, self.depth
+        frag = Fragment.get(dut, platform)
+        m.submodules.dut = frag
+        i, o = dut.i, dut.o
+        m.d.comb += [i.valid.eq(self.i_valid), Value.cast(i.payload).eq(self.i_payload),
+                     o.ready.eq(self.o_ready)]
+        i_xfer, o_xfer = i.valid & i.ready, o.valid & o.ready
+
+        queue = [Signal.like(i.payload, name=f"queue{k}") for k in range(D)]
+        count = Signal(range(D + 2))
+        with m.If(o_xfer):
+            m.d.sync += [queue[k].eq(queue[k + 1]) for k in range(D - 1)]
+        with m.If(i_xfer):  # the new entry goes behind what stays (wins over the shift)
+            with m.Switch(count - o_xfer):
+                for k in range(D):
+                    with m.Case(k):
+                        m.d.sync += queue[k].eq(i.payload)
+        m.d.sync += count.eq(count + i_xfer - o_xfer)
+
+        stall = Signal()
+        last = Signal.like(o.payload)
+        m.d.sync += [stall.eq(o.valid & ~o.ready), last.eq(o.payload)]
+        m.d.comb += [
+            Assert(count <= D, "more transfers in flight than entries"),
+            Assert(o.valid == (count != 0), "o.valid is not 'something is held'"),
+            Assert(~o.valid | (o.payload == queue[0]), "o.payload is not the oldest entry"),
+            Assert(i.ready == (count < D), "i.ready is not 'there is room'"),
+            Assert(~stall | (o.valid & (o.payload == last)), "stalled output changed"),
+        ]
+        if self.internal is not None:
+            self.internal(m, _lhs_signals(frag), count, queue)
+        return m
+
+
+def _skid_internal(m, sigs, count, queue):
+    """SkidBuffer: the skid register is full exactly when two entries are held, and then
+    holds the younger."""
+    for name in ("skid_valid", "skid"):
+        if name not in sigs:
+            raise VitgatesError(f"formal: SkidBuffer has no signal {name}")
+    m.d.comb += [
+        Assert(sigs["skid_valid"] == (count == 2), "skid_valid is not 'two entries held'"),
+        Assert(~sigs["skid_valid"] | (sigs["skid"] == queue[1]), "skid is not the younger"),
+    ]
+
+
+def skid_check(work: Path, *, width: int = 8, timeout: int = 300, dut=None) -> dict:
+    """Prove the stream properties of :class:`~vitgates.hw.skid_buffer.SkidBuffer` (two
+    entries) with :class:`_QueueHarness` (``dut``: another two-entry buffer, for tests)."""
+    from ..hw.skid_buffer import SkidBuffer
+
+    harness = _QueueHarness(dut if dut is not None else SkidBuffer(width), 2, _skid_internal)
+    return _run_harness(harness, work, timeout=timeout, maxsteps=4)
+
+
 def _core_internal(core_cls, config, P):
     """Strengthening for a :class:`PersonCore`: stage valids and every pipeline register."""
 
@@ -369,6 +452,9 @@ def rtl_checks(build: Path, *, quick: bool = False):
     if importlib.util.find_spec("vitgates.hw.stream_register") is not None:
         r = register_check(build / "stream-register")
         yield dict(part="rtl", name="stream StreamRegister (8-bit payload)", **r)
+    if importlib.util.find_spec("vitgates.hw.skid_buffer") is not None:
+        r = skid_check(build / "skid-buffer")
+        yield dict(part="rtl", name="stream SkidBuffer (8-bit payload)", **r)
     for cname, config in _configs(quick):
         r = equivalence("popcount", config, build / f"equiv-popcount-{cname}")
         yield dict(part="rtl", name=f"popcount core = specification, all inputs ({cname} config)",

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from amaranth import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from vitgates.hw.popcount import PopcountClassifier
 from vitgates.sim.formal import FORBIDDEN, build_coq, coq_order, find_proofs_dir, forbidden_words
@@ -20,6 +22,7 @@ from vitgates.sim.formal_rtl import (
     _run_harness,
     _StreamHarness,
     equivalence,
+    skid_check,
     stream_check,
 )
 
@@ -111,6 +114,57 @@ def test_stream_check_catches_a_broken_core(broken, tmp_path):
     harness = _StreamHarness(core, 1, _core_impl(PopcountClassifier, config),
                              _core_internal(PopcountClassifier, config, 1))
     r = _run_harness(harness, tmp_path, timeout=300, maxsteps=4)
+    assert not r["ok"]
+    assert "FAIL" in r["detail"]
+
+
+def test_skid_buffer_stream_properties(tmp_path):
+    r = skid_check(tmp_path)
+    assert r["ok"], r["detail"]
+
+
+class _BrokenSkid(wiring.Component):
+    """A two-entry buffer with one fault: ``overwrite`` takes a transfer while both entries
+    are full (the held one is lost); ``jump`` takes a transfer while the skid register is
+    full and the output frees, and sends it ahead of the skid register's (reorder)."""
+
+    i: In(stream.Signature(8))
+    o: Out(stream.Signature(8))
+
+    def __init__(self, fault):
+        self.fault = fault
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        skid_valid = Signal()
+        skid = Signal(8)
+        free = ~self.o.valid | self.o.ready
+        ready = {"overwrite": 1, "jump": ~skid_valid | free}[self.fault]
+        m.d.comb += self.i.ready.eq(ready)
+        with m.If(free):
+            if self.fault == "jump":
+                with m.If(self.i.valid & self.i.ready):
+                    m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(1)]
+                with m.Elif(skid_valid):
+                    m.d.sync += [self.o.payload.eq(skid), self.o.valid.eq(1),
+                                 skid_valid.eq(0)]
+                with m.Else():
+                    m.d.sync += self.o.valid.eq(0)
+            else:
+                with m.If(skid_valid):
+                    m.d.sync += [self.o.payload.eq(skid), skid_valid.eq(0)]
+                with m.Else():
+                    m.d.sync += [self.o.valid.eq(self.i.valid),
+                                 self.o.payload.eq(self.i.payload)]
+        with m.Elif(self.i.valid & self.i.ready):
+            m.d.sync += [skid.eq(self.i.payload), skid_valid.eq(1)]
+        return m
+
+
+@pytest.mark.parametrize("fault", ["overwrite", "jump"])
+def test_skid_check_catches_a_broken_buffer(fault, tmp_path):
+    r = skid_check(tmp_path, dut=_BrokenSkid(fault))
     assert not r["ok"]
     assert "FAIL" in r["detail"]
 
