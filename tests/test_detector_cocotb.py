@@ -2,9 +2,10 @@
 
 Small grids (8×8×16, 12×8×32; Verilator and Icarus) with random weights and features,
 saturated inputs and extreme weights, thresholds tied to reachable accumulators, random
-stalls on both sides; a full 40×40×768 frame in the wide simulation profile (``slow``);
-the SB_MAC16 dual 8×8 multiplier on yosys's own cell model (Verilator: Icarus 11 cannot
-parse yosys's cell models); the cycle bench behind ``cycles_per_image``. Every record is
+stalls on both sides, also on the generic-dsp and generic gate-level netlists; a full
+40×40×768 frame in the wide simulation profile (``slow``); the SB_MAC16 dual 8×8 multiplier
+on yosys's own cell model (Verilator: Icarus 11 cannot parse yosys's cell models); the
+cycle bench behind ``cycles_per_image``. Every record is
 compared with the golden model.
 """
 
@@ -26,6 +27,7 @@ from vitgates.golden.detector import (
 )
 from vitgates.hw.cofiber_detector import SIM_FOLDING, CofiberDetector
 from vitgates.hw.dual_mul8 import DualMul8
+from vitgates.sim.netlist import synthesise_netlist
 from vitgates.sim.runner import available_simulators, build_dir, run_cocotb, write_verilog
 
 pytestmark = pytest.mark.cocotb
@@ -95,7 +97,7 @@ def _frames(n, shape, seed, kind):
 
 
 def run_detector(name, simulator, shape, folding, box_rows, kind, *, n_frames=2, K=7,
-                 pause_in=0.0, pause_out=0.0, fifo_depth=0, seed=0, fire=0.1):
+                 pause_in=0.0, pause_out=0.0, fifo_depth=0, seed=0, fire=0.1, netlist=None):
     H, W, C = shape
     frames = _frames(n_frames, shape, seed, kind)
     head = random_head(C, K, box_rows, seed=seed + 1, grids=frames, fire=fire,
@@ -106,14 +108,22 @@ def run_detector(name, simulator, shape, folding, box_rows, kind, *, n_frames=2,
     args = stimulus(det, head, frames, d / "stimulus.npz")
     assert args["n_records"] > 0
     src = write_verilog(det, d / "top.v")
+    sources, build_args = [src], []
+    if netlist is not None:  # the same bench on the synthesised netlist
+        net = synthesise_netlist(src, netlist, d / f"netlist-{netlist}")
+        sources, build_args = net.sources_for(simulator), net.build_args(simulator)
+        args["cells"] = net.cells
     macs = H * W * C * head.rows * n_frames
     writes = det.depth + 3 * K
     cycles = int((4 * macs / folding.macs_per_cycle + 4 * writes) / (1 - pause_in)
                  / (1 - pause_out)) + 10_000
-    run_cocotb(name=name, sources=[src], toplevel="top", test_module="vitgates.sim.tb_detector",
-               testcase="detector", simulator=simulator,
+    cells = args.pop("cells", None)
+    run_cocotb(name=name, sources=sources, toplevel="top", test_module="vitgates.sim.tb_detector",
+               testcase="detector", simulator=simulator, build_args=build_args,
                args={**args, "pause_in": pause_in, "pause_out": pause_out, "seed": seed,
                      "cycles": cycles})
+    if cells is not None:
+        args["cells"] = cells
     return args
 
 
@@ -131,6 +141,31 @@ def test_detector_small_grids(case, simulator):
     shape, folding, B, kind, p_in, p_out, fifo = CASES[case]
     run_detector(f"detector-{case}", simulator, shape, folding, B, kind, pause_in=p_in,
                  pause_out=p_out, fifo_depth=fifo, seed=len(case))
+
+
+#: the small-grid benches on gate-level netlists: the generic-dsp netlist (the regression's
+#: wide-folding gate level) and the all-gates generic one. CI runs them on Icarus (17 s and
+#: 39 s on a loaded 2-core machine); Verilator's C++ build of the same netlists takes
+#: longer than the run (77 s and 242 s), so those run with -m slow (and the regression
+#: runs the full-size netlists on Verilator)
+NETLIST_CASES = [("generic-dsp", "icarus"), ("generic", "icarus"),
+                 pytest.param("generic-dsp", "verilator", marks=pytest.mark.slow),
+                 pytest.param("generic", "verilator", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize(("family", "simulator"), NETLIST_CASES)
+def test_detector_netlist(family, simulator):
+    """The 12×8×32 bench (4 pixels × 3 rows × 2 lanes, a FIFO, 4 box rows, random stalls on
+    both sides) on the synthesised netlist: every record equals the golden model's."""
+    if simulator not in SIMS:
+        pytest.skip(f"{simulator} is not installed")
+    shape, folding, B, kind, p_in, p_out, fifo = CASES["12x8x32-random"]
+    args = run_detector(f"detector-gate-{family}", simulator, shape, folding, B, kind,
+                        pause_in=p_in, pause_out=p_out, fifo_depth=fifo, seed=3,
+                        netlist=family)
+    cells = args["cells"]
+    assert cells.get("$mul", 0) == (folding.macs_per_cycle if family == "generic-dsp" else 0)
+    assert all(c.startswith("$") for c in cells)  # yosys cells only, no RTL processes
 
 
 @pytest.mark.slow
