@@ -1,6 +1,6 @@
 """cocotb testbenches of the board: the whole top through its UART pins, the link core under
-10,000 malformed byte streams, and a socket bridge that lets the host client talk to the
-simulated board.
+malformed byte streams (with and without the detector), and a socket bridge that lets the
+host client talk to the simulated board.
 
 Run through :func:`vitgates.sim.runner.run_cocotb` (``tests/test_board_cocotb.py``) with
 arguments:
@@ -34,6 +34,14 @@ Tests (pick one with ``testcase``):
     silence (the timeout ends a frame left open) and a good frame. Every reply equals the
     model's, and the good frame's reply arrives and is right. It prints how many malformed
     streams it sent and how many errors came back.
+``fuzz_detector``
+    The link core with a detector (arguments also ``good_every``): ``fuzz`` malformed
+    DET_WEIGHTS / DET_THRESHOLDS / DET_GRID / PING / INFO streams, each followed by a
+    silence and a good frame, and every ``good_every`` streams a good load and a whole grid
+    in random chunks, whose records must be ``ref_detect``'s. Replies are compared exactly
+    with the model's; detection packets as a stream of their own (they may leave before
+    their grid's last byte arrives). Ends with STATUS equal to the model's; prints a
+    ``FUZZ-DET-SUMMARY`` line.
 ``bridge``
     The top again, its UART joined to a TCP socket: bytes from the client are sent on
     ``uart_rx`` at the line rate, bytes from ``uart_tx`` go back. Ends when a client that
@@ -484,3 +492,222 @@ async def bridge(dut):
     server.close()
     cocotb.log.info(f"bridge: {len(sink.packets)} packets sent to the client")
     assert all(isinstance(p, Packet) for p in sink.packets)
+
+
+class _DetChunkDriver(_ChunkDriver):
+    """:class:`_ChunkDriver` for a core with a detector: records may stream out while the
+    host sends, so the output is read after every chunk and pause step, and the packets are
+    kept apart as replies and detection packets (DETECTIONS, FRAME_DONE)."""
+
+    def __init__(self, dut, period, gap):
+        super().__init__(dut, period, gap)
+        self.replies = []
+        self.detections = []
+
+    def collect(self):
+        n = len(self.packets)
+        super().collect()
+        for p in self.packets[n:]:
+            (self.detections if p.type in DET_PACKETS else self.replies).append(p)
+
+    async def send(self, data):
+        for k in range(0, len(data), self.CHUNK):
+            await super().send(data[k:k + self.CHUNK])
+            self.collect()
+
+    async def pause(self, cycles, step=200):
+        while cycles > 0:
+            await Timer(min(cycles, step) * self.period, unit="ns")
+            cycles -= step
+            self.collect()
+
+    async def wait_for(self, n_replies, n_dets, what, budget_cycles=400_000, step=24):
+        waited = 0
+        self.collect()
+        while len(self.replies) < n_replies or len(self.detections) < n_dets:
+            if waited > budget_cycles:
+                raise AssertionError(f"{what}: {len(self.replies)} replies and "
+                                     f"{len(self.detections)} detection packets, expected "
+                                     f"{n_replies} and {n_dets}")
+            await Timer(step * self.period, unit="ns")
+            waited += step
+            self.collect()
+
+
+def _det_fuzz_payload(rng, shape, t, w, th):
+    """The payload of a frame the detector fuzz mutates: whole writes (slices of a real
+    load, or random writes, some out of range), a few bytes of grid, or junk."""
+    s = shape.stride
+    if t in (Type.DET_WEIGHTS, Type.DET_THRESHOLDS):
+        r = rng.random()
+        if r < 0.4:
+            real = w if t == Type.DET_WEIGHTS else th
+            k = rng.randrange(len(real) // s)
+            return real[k * s:(k + rng.randrange(1, 4)) * s]
+        if r < 0.8:
+            return bytes(rng.getrandbits(8) for _ in range(s * rng.randrange(1, 3)))
+        return bytes(rng.getrandbits(8) for _ in range(rng.randrange(24)))
+    if t == Type.DET_GRID:
+        return bytes(rng.getrandbits(8) for _ in range(rng.randrange(48)))
+    if t == Type.PING:
+        return bytes(rng.getrandbits(8) for _ in range(rng.randrange(12)))
+    return b""
+
+
+@cocotb.test()
+async def fuzz_detector(dut):
+    """Malformed DET_* (and PING, INFO) streams into a link core with a detector, good
+    detector sequences between them; every reply and detection packet as the model's."""
+    from ..golden.detector import random_head, ref_detect
+
+    a, model = _setup()
+    if not model.info.person:  # a core without the classifier
+        model = LinkModel(None, info=model.info)
+    shape = model.detector
+    assert shape is not None, "this core holds no detector"
+    seed = a.get("seed", 0)
+    rng = random.Random(seed)
+    nrng = np.random.default_rng(seed)
+    period = a["period_ns"]
+    await _reset(dut, period)
+    drv = _DetChunkDriver(dut, period, a["gap"])
+    # the good sequences' grids and heads (SYNTHETIC)
+    grids = [nrng.integers(-128, 128, (*shape.grid, shape.channels)).astype(np.int8)
+             for _ in range(4)]
+    heads = [random_head(shape.channels, shape.n_classes, shape.box_rows, seed=seed + k,
+                         grids=grids, fire=0.1) for k in range(2)]
+    loads = [(shape.weight_writes(h), shape.threshold_writes(h)) for h in heads]
+    per = (1024 // shape.stride) * shape.stride
+    n_cases, every = a["fuzz"], a["good_every"]
+    types = [Type.DET_WEIGHTS, Type.DET_THRESHOLDS, Type.DET_GRID, Type.DET_GRID,
+             Type.PING, Type.INFO]
+    silence = a["timeout_cycles"] + 20
+    want = []  # the model's replies
+    grid_left = 0  # bytes the grid in progress still needs (from the acks)
+    malformed_bytes = good_frames = good_grids = records_checked = 0
+    seq = 0
+    checked = checked_dets = 0  # replies and detection packets compared so far
+
+    def feed(data):
+        nonlocal grid_left
+        got = model.feed(data)
+        for p in got:
+            if p.type == Type.DET_GRID_ACK:
+                grid_left = int.from_bytes(p.payload, "little")
+        want.extend(got)
+        return got
+
+    def check(what):
+        """Replies exactly; detection packets as far as the model has them: the detector
+        sends the records of a grid's first pixels while the rest of the grid is still to
+        come, the model runs ``ref_detect`` when the grid is complete."""
+        nonlocal checked, checked_dets
+        if drv.replies[checked:] != want[checked:]:
+            _compare(drv.replies, want, what)
+        checked = len(want)
+        dets = model.detections
+        n = min(len(dets), len(drv.detections))
+        if drv.detections[checked_dets:n] != dets[checked_dets:n] or (
+                len(drv.detections) > len(dets) and not grid_left):
+            n = max(0, len(dets) - 6)
+            tail = [(p.type, shape.parse_record(p.payload)) for p in drv.detections[n:n + 12]]
+            want_tail = [shape.parse_record(p.payload) for p in dets[n:]]
+            cocotb.log.error(f"{what}: the board's detection packets {n}..: {tail}; "
+                             f"the model's: {want_tail}")
+            _compare(drv.detections, dets, what + ": detections")
+        checked_dets = n
+
+    async def frame(t, payload=b""):
+        """A good frame, at most two awaiting their replies."""
+        nonlocal seq, good_frames
+        seq = (seq + 1) & 0xFF
+        n = len(want)
+        got = feed(encode_frame(t, seq, payload))
+        await drv.wait_for(n - 1, 0, f"window before {Type(t).name}")
+        await drv.send(encode_frame(t, seq, payload))
+        good_frames += 1
+        return got
+
+    async def finish_grid(what):
+        """Send the rest of a grid the fuzz left open (random bytes)."""
+        while grid_left:
+            n = min(grid_left, rng.randrange(1, 1025))
+            await frame(Type.DET_GRID, bytes(rng.getrandbits(8) for _ in range(n)))
+            await drv.wait_for(len(want), 0, f"{what}: the open grid")
+
+    async def good_sequence(k):
+        """Finish a grid the fuzz left open, load a head, send a whole grid in chunks;
+        its records must be ``ref_detect``'s."""
+        nonlocal good_grids, records_checked
+        await finish_grid(f"good sequence {k}")
+        head = heads[k % len(heads)]
+        w, th = loads[k % len(loads)]
+        for data, t in ((w, Type.DET_WEIGHTS), (th, Type.DET_THRESHOLDS)):
+            for j in range(0, len(data), per):
+                await frame(t, data[j:j + per])
+        g = grids[k % len(grids)]
+        stream = shape.grid_stream(g)
+        first = len(model.detections)
+        j = 0
+        while j < len(stream):
+            n = rng.randrange(1, 200)
+            await frame(Type.DET_GRID, stream[j:j + n])
+            j += n
+        await drv.wait_for(len(want), len(model.detections), f"good sequence {k}")
+        check(f"good sequence {k}")
+        recs = [shape.parse_record(p.payload) for p in drv.detections[first:]]
+        ref = ref_detect(g, head)
+        assert len(recs) == len(ref) + 1 and recs[-1]["end"] == 1, (k, len(recs), len(ref))
+        for r, d in zip(recs, ref, strict=False):
+            assert (r["band"], r["y"], r["x"], r["cls"], r["acc"]) == tuple(
+                int(d[f]) for f in ("band", "y", "x", "cls", "acc")), (k, r, d)
+            if shape.box_rows:
+                assert r["box"] == tuple(int(v) for v in d["box"]), (k, r, d)
+        good_grids += 1
+        records_checked += len(ref)
+
+    for case in range(n_cases):
+        t = rng.choice(types)
+        w, th = loads[rng.randrange(len(loads))]
+        payload = _det_fuzz_payload(rng, shape, t, w, th)
+        bad = _mutate(rng, encode_frame(t, case & 0xFF, payload))
+        malformed_bytes += len(bad)
+        feed(bad)
+        await drv.send(bad)
+        # a silence ends whatever frame the stream left open (TIMEOUT)
+        await drv.pause(silence)
+        want.extend(model.idle())
+        if case % 4 == 3:
+            await frame(Type.INFO)
+        else:
+            await frame(Type.PING, bytes([case & 0xFF, case >> 8]))
+        what = f"detector fuzz case {case} (stream {bad.hex()})"
+        await drv.wait_for(len(want), 0, what)
+        check(what)
+        if case % every == 0:
+            await good_sequence(case // every)
+    await drv.pause(silence)
+    want.extend(model.idle())
+    await finish_grid("the end")
+    await drv.wait_for(len(want), len(model.detections), "the last records")
+    await frame(Type.STATUS)
+    await drv.wait_for(len(want), len(model.detections), "final STATUS")
+    await drv.pause(400)
+    _compare(drv.replies, want, "detector fuzz")
+    _compare(drv.detections, model.detections, "detector fuzz: detections")
+    status = parse_status(drv.replies[-1].payload)
+    assert status == model.status()
+    assert status["unreported"] == 0
+    errors = sum(v for k, v in status.items() if k.startswith("err_"))
+    grids_done = sum(p.type == Type.FRAME_DONE for p in drv.detections)
+    cocotb.log.info(
+        f"detector fuzz: {n_cases} malformed streams sent ({malformed_bytes} bytes), each "
+        f"followed by a good frame; {good_frames} good frames answered correctly; "
+        f"{good_grids} good grids with {records_checked} records as ref_detect's; "
+        f"{grids_done} grids completed in all; {len(drv.replies)} replies and "
+        f"{len(drv.detections)} detection packets identical to the model; {errors} errors "
+        f"reported; counters {status}")
+    print(f"FUZZ-DET-SUMMARY malformed_streams={n_cases} malformed_bytes={malformed_bytes} "
+          f"errors_reported={errors} good_frames_ok={good_frames} good_grids={good_grids} "
+          f"grids_completed={grids_done} records_checked={records_checked} "
+          f"detection_packets={len(drv.detections)}")

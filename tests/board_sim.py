@@ -122,11 +122,32 @@ class CoreHarness(wiring.Component):
         return m
 
 
-def run_core(testcase, args, timeout_cycles, gap, simulator="verilator"):
+def sim_detector():
+    """The small detector of the simulated board (:data:`SIM_GRID` and so on)."""
+    return detector_args(BOARDS["icebreaker"], sim=True, grid=SIM_GRID, channels=SIM_CHANNELS,
+                         n_classes=SIM_CLASSES)
+
+
+def run_core(testcase, args, timeout_cycles, gap, simulator="verilator", detector=None,
+             person=True, status_copies=True):
+    """Run a testcase of ``vitgates.sim.tb_board`` on the link core in a
+    :class:`CoreHarness`. By default the core holds the shipped person classifier and no
+    detector; ``detector``: the keyword arguments of a detector (:func:`sim_detector`),
+    ``person=False`` leaves the classifier out and ``status_copies=False`` reads STATUS from
+    the live counters (the iCEBreaker's link-and-detector bitstream). Other cores than the
+    default are built in folders of their own."""
     cfg = default_person_config()
-    core = BoardCore(clk_hz=CLK_HZ, baud=BAUD, person=(cfg, FORM, BOARD_PIPELINE[FORM]),
-                     timeout_cycles=timeout_cycles)
+    core = BoardCore(clk_hz=CLK_HZ, baud=BAUD,
+                     person=(cfg, FORM, BOARD_PIPELINE[FORM]) if person else None,
+                     timeout_cycles=timeout_cycles, detector=detector,
+                     status_copies=status_copies)
     name = "board-core"
+    if detector is not None:
+        name += "-detector"
+    if not person:
+        name += "-noperson"
+    if not status_copies:
+        name += "-live"
     d = build_dir(name, simulator)
     with locked(d):
         src = write_verilog(CoreHarness(core, gap), d / "top.v")
