@@ -158,10 +158,16 @@ def run_cocotb(
             timescale=("1ns", "1ps"),
             waves=False,
         )
+        # cocotb's own ``testcase`` matches any test whose name ends with it ("detector"
+        # would also run "fuzz_detector"): select the named tests exactly
+        test_filter = None
+        if testcase:
+            names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
+            test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + r")$"
         results = runner.test(
             hdl_toplevel=toplevel,
             test_module=test_module,
-            testcase=testcase,
+            test_filter=test_filter,
             build_dir=str(bdir),
             test_dir=str(bdir),
             extra_env={_ARGS_ENV: str(args_path)},
