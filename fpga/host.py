@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ from ..golden.link import (
     parse_status,
     person_config_id,
 )
+from ..sim.regress_detector import add_head_options
 from ..sim.regress_report import Check, LevelRun, Regression, identical_check
 
 __all__ = ["BoardLink", "BoardRegression", "open_port", "run_host", "run_host_detector",
@@ -215,6 +217,23 @@ def _counter_delta(before: dict, after: dict) -> dict:
     return {k: (after[k] - before[k]) % (1 << widths[k]) for k in after}
 
 
+@contextmanager
+def _connect(args, port=None):
+    """``(link, info)`` of the board on ``port`` (an open pyserial-like port), else on
+    ``args.port`` opened here and closed on the way out."""
+    own = port is None
+    if own:
+        port = open_port(args.port, args.baud)
+    try:
+        link = BoardLink(port, timeout=args.timeout, name=f"the board on {args.port}")
+        if hasattr(port, "reset_input_buffer"):
+            port.reset_input_buffer()
+        yield link, link.info()
+    finally:
+        if own:
+            port.close()
+
+
 def run_host(args, port=None) -> tuple[dict, Regression, bool]:
     """Run the board regression; return the report, the :class:`BoardRegression` and
     whether it passed. ``port``: an open pyserial-like port instead of ``args.port``."""
@@ -225,14 +244,7 @@ def run_host(args, port=None) -> tuple[dict, Regression, bool]:
     from ..sim.regress_person import load_float_threshold, load_pooled, person_metrics
 
     cfg = load_person_config(args.config) if args.config else default_person_config()
-    own = port is None
-    if own:
-        port = open_port(args.port, args.baud)
-    try:
-        link = BoardLink(port, timeout=args.timeout, name=f"the board on {args.port}")
-        if hasattr(port, "reset_input_buffer"):
-            port.reset_input_buffer()
-        info = link.info()
+    with _connect(args, port) as (link, info):
         if not info.person:
             raise VitgatesError(f"the board on {args.port} holds no person classifier")
         if info.config_id != person_config_id(cfg):
@@ -320,9 +332,6 @@ def run_host(args, port=None) -> tuple[dict, Regression, bool]:
         ]
         rep = reg.report()
         return rep, reg, reg.passed
-    finally:
-        if own:
-            port.close()
 
 
 def _det_records(shape, payloads) -> list[list[bytes]]:
@@ -423,14 +432,7 @@ def run_host_detector(args, port=None) -> tuple[dict, Regression, bool]:
     from ..golden.quant import quantize
     from ..sim.regress_detector import _compare, _heads, _results, coco_eval, postprocess
 
-    own = port is None
-    if own:
-        port = open_port(args.port, args.baud)
-    try:
-        link = BoardLink(port, timeout=args.timeout, name=f"the board on {args.port}")
-        if hasattr(port, "reset_input_buffer"):
-            port.reset_input_buffer()
-        info = link.info()
+    with _connect(args, port) as (link, info):
         shape = DetectorShape.from_info(info)
         if shape is None:
             raise VitgatesError(f"the board on {args.port} holds no detector (build the "
@@ -594,9 +596,6 @@ def run_host_detector(args, port=None) -> tuple[dict, Regression, bool]:
             f"failed their checks: {len(link.rx_errors)}.",
         ]
         return reg.report(), reg, reg.passed
-    finally:
-        if own:
-            port.close()
 
 
 class BoardRegression(Regression):
@@ -622,15 +621,7 @@ def configure_parser(parser):
                         "(default: the shipped one)")
     parser.add_argument("--person-float", metavar="FILE",
                         help="the float person classifier (JSON) the config was derived from")
-    parser.add_argument("--detector-float", metavar="FILE",
-                        help="detector: float detection head (safetensors, vitgates train "
-                        "detector); default on synthetic data: fitted in closed form")
-    parser.add_argument("--detector-head", metavar="FILE",
-                        help="detector: INT8 detection head (default: quantised from the "
-                        "float head)")
-    parser.add_argument("--score-thresh", type=float, default=0.05,
-                        help="detector: score cut written to the threshold registers for mAP "
-                        "(default 0.05)")
+    add_head_options(parser)
     parser.add_argument("-n", "--images", type=int, default=None,
                         help="first N images (default: all; 5000 synthetic; detector: all cached, "
                         "4 synthetic)")

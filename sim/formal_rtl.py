@@ -215,7 +215,33 @@ def _lhs_signals(fragment) -> dict:
     return found
 
 
-class _StreamHarness(Elaboratable):
+class _Harness(Elaboratable):
+    """A stream unit ``dut`` whose ``i.valid``, ``i.payload`` and ``o.ready`` are free
+    inputs (the harness's ports), and the stream rule on its output."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.i_valid = Signal()
+        self.i_payload = Signal(len(Value.cast(dut.i.payload)))
+        self.o_ready = Signal()
+        self.ports = [self.i_valid, self.i_payload, self.o_ready]
+
+    def _drive(self, m, platform):
+        """Add the design; return its fragment."""
+        frag = Fragment.get(self.dut, platform)
+        m.submodules.dut = frag
+        i, o = self.dut.i, self.dut.o
+        m.d.comb += [i.valid.eq(self.i_valid), Value.cast(i.payload).eq(self.i_payload),
+                     o.ready.eq(self.o_ready)]
+        # stream rules on o: a stalled output holds valid and payload
+        stall = Signal()
+        last = Signal.like(o.payload)
+        m.d.sync += [stall.eq(o.valid & ~o.ready), last.eq(o.payload)]
+        m.d.comb += Assert(~stall | (o.valid & (o.payload == last)), "stalled output changed")
+        return frag
+
+
+class _StreamHarness(_Harness):
     """A core with free inputs, a shadow line and the assertions listed in the module doc.
 
     ``impl(m, x, tag)`` builds the decision of the design on input ``x`` (for the cores, the
@@ -225,20 +251,14 @@ class _StreamHarness(Elaboratable):
     """
 
     def __init__(self, dut, stages, impl, internal=None):
-        self.dut, self.stages, self.impl, self.internal = dut, stages, impl, internal
-        self.i_valid = Signal()
-        self.i_payload = Signal(len(Value.cast(dut.i.payload)))
-        self.o_ready = Signal()
-        self.ports = [self.i_valid, self.i_payload, self.o_ready]
+        super().__init__(dut)
+        self.stages, self.impl, self.internal = stages, impl, internal
 
     def elaborate(self, platform):
         m = Module()
         dut, P = self.dut, self.stages
-        frag = Fragment.get(dut, platform)
-        m.submodules.dut = frag
+        frag = self._drive(m, platform)
         i, o = dut.i, dut.o
-        m.d.comb += [i.valid.eq(self.i_valid), Value.cast(i.payload).eq(self.i_payload),
-                     o.ready.eq(self.o_ready)]
 
         en = Signal()
         m.d.comb += en.eq(~o.valid | o.ready)
@@ -254,10 +274,6 @@ class _StreamHarness(Elaboratable):
         occ = Signal(range(P + 2))
         m.d.sync += occ.eq(occ + i_xfer - o_xfer)
 
-        stall = Signal()
-        last = Signal.like(o.payload)
-        m.d.sync += [stall.eq(o.valid & ~o.ready), last.eq(o.payload)]
-
         m.d.comb += [
             # nothing dropped, nothing duplicated: in − out = vectors in flight ≤ depth
             Assert(occ == sum(sv[1:]), "in - out != vectors in flight"),
@@ -268,15 +284,13 @@ class _StreamHarness(Elaboratable):
             Assert(o.valid == sv[P], "o.valid is not the end of the line"),
             Assert(~o.valid | (o.payload == self.impl(m, sp[P], "out")),
                    "o.payload is not the decision of its vector"),
-            # stream rules on o: a stalled output holds valid and payload
-            Assert(~stall | (o.valid & (o.payload == last)), "stalled output changed"),
         ]
         if self.internal is not None:
             self.internal(m, _lhs_signals(frag), sv, sp)
         return m
 
 
-class _QueueHarness(Elaboratable):
+class _QueueHarness(_Harness):
     """A stream buffer of ``depth`` entries with free inputs beside a shadow queue.
 
     The shadow queue takes ``i.payload`` on every transfer on ``i`` and gives up its oldest
@@ -289,20 +303,14 @@ class _QueueHarness(Elaboratable):
     """
 
     def __init__(self, dut, depth, internal=None):
-        self.dut, self.depth, self.internal = dut, depth, internal
-        self.i_valid = Signal()
-        self.i_payload = Signal(len(Value.cast(dut.i.payload)))
-        self.o_ready = Signal()
-        self.ports = [self.i_valid, self.i_payload, self.o_ready]
+        super().__init__(dut)
+        self.depth, self.internal = depth, internal
 
     def elaborate(self, platform):
         m = Module()
         dut, D = self.dut, self.depth
-        frag = Fragment.get(dut, platform)
-        m.submodules.dut = frag
+        frag = self._drive(m, platform)
         i, o = dut.i, dut.o
-        m.d.comb += [i.valid.eq(self.i_valid), Value.cast(i.payload).eq(self.i_payload),
-                     o.ready.eq(self.o_ready)]
         i_xfer, o_xfer = i.valid & i.ready, o.valid & o.ready
 
         queue = [Signal.like(i.payload, name=f"queue{k}") for k in range(D)]
@@ -315,16 +323,11 @@ class _QueueHarness(Elaboratable):
                     with m.Case(k):
                         m.d.sync += queue[k].eq(i.payload)
         m.d.sync += count.eq(count + i_xfer - o_xfer)
-
-        stall = Signal()
-        last = Signal.like(o.payload)
-        m.d.sync += [stall.eq(o.valid & ~o.ready), last.eq(o.payload)]
         m.d.comb += [
             Assert(count <= D, "more transfers in flight than entries"),
             Assert(o.valid == (count != 0), "o.valid is not 'something is held'"),
             Assert(~o.valid | (o.payload == queue[0]), "o.payload is not the oldest entry"),
             Assert(i.ready == (count < D), "i.ready is not 'there is room'"),
-            Assert(~stall | (o.valid & (o.payload == last)), "stalled output changed"),
         ]
         if self.internal is not None:
             self.internal(m, _lhs_signals(frag), count, queue)

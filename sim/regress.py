@@ -56,6 +56,8 @@ def _csv(value: str, known, what: str) -> list[str]:
 
 
 def configure_parser(parser) -> None:
+    from .regress_detector import add_head_options
+
     parser.add_argument("--design", default="all",
                         help="popcount, sumdiff, person (both), detector, or all (default)")
     parser.add_argument("--features", metavar="DIR",
@@ -71,11 +73,7 @@ def configure_parser(parser) -> None:
                         "synthetic)")
     parser.add_argument("--detector-images", type=int, default=None,
                         help="detector: first N images (default: 4 synthetic, all cached)")
-    parser.add_argument("--detector-float", metavar="FILE",
-                        help="float detection head (safetensors, vitgates train detector); "
-                        "default on synthetic data: fitted in closed form")
-    parser.add_argument("--detector-head", metavar="FILE",
-                        help="INT8 detection head (default: quantised from the float head)")
+    add_head_options(parser)
     parser.add_argument("--detector-folding", metavar="P,R,L",
                         help="MAC array simulated: pixels, rows, lanes (default: the "
                         "simulation profile)")
@@ -86,9 +84,6 @@ def configure_parser(parser) -> None:
     parser.add_argument("--detector-icarus-images", type=int, default=0,
                         help="detector frames per Icarus run (default 0: a frame is millions "
                         "of cycles)")
-    parser.add_argument("--score-thresh", type=float, default=0.05,
-                        help="detector: score cut written to the threshold registers for mAP "
-                        "(default 0.05)")
     parser.add_argument("--levels", default=",".join(_LEVELS),
                         help="levels to run (default: float,int8,rtl,gate)")
     parser.add_argument("--netlists", default=None,

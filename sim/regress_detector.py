@@ -41,6 +41,7 @@ __all__ = [
     "GATE_SIM_FOLDING",
     "GridData",
     "WIDE_NETLISTS",
+    "add_head_options",
     "available",
     "benchmark",
     "coco_eval",
@@ -83,6 +84,20 @@ def available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def add_head_options(parser) -> None:
+    """The detector-head options that ``vitgates regress`` and ``vitgates host`` share
+    (read by :func:`_heads`)."""
+    parser.add_argument("--detector-float", metavar="FILE",
+                        help="detector: float detection head (safetensors, vitgates train "
+                        "detector); default on synthetic data: fitted in closed form")
+    parser.add_argument("--detector-head", metavar="FILE",
+                        help="detector: INT8 detection head (default: quantised from the "
+                        "float head)")
+    parser.add_argument("--score-thresh", type=float, default=0.05,
+                        help="detector: score cut written to the threshold registers for mAP "
+                        "(default 0.05)")
 
 
 def sim_folding(spec: str | None = None):
@@ -338,10 +353,9 @@ def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
     from .harness import Stream
     from .payload import field_specs, pack_payloads
 
-    n_rows = h8.n_classes + h8.box_rows
     det = CofiberDetector(grid=tuple(grid_hw), channels=h8.channels, n_classes=h8.n_classes,
                           box_rows=h8.box_rows, folding=folding,
-                          fifo_depth=sim_fifo_depth(folding, h8.channels, n_rows))
+                          fifo_depth=sim_fifo_depth(folding, h8.channels, h8.rows))
     wl = data.Layout.cast(det.w_write.payload.shape())
     tl = data.Layout.cast(det.t_write.payload.shape())
     ol = data.Layout.cast(det.o.payload.shape())

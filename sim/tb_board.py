@@ -94,6 +94,17 @@ async def _reset(dut, period_ns):
     await ClockCycles(dut.clk, 4)
 
 
+async def _pins(dut, a):
+    """Reset the board top and put a UART model on its pins: ``(source on uart_rx, running
+    sink on uart_tx, ns a bit)``."""
+    bit_ns = a["period_ns"] * a["cycles_per_bit"]
+    await _reset(dut, a["period_ns"])
+    src = UARTSource(dut.uart_rx, bit_ns)
+    sink = UARTSink(dut.uart_tx, bit_ns)
+    cocotb.start_soon(sink.run())
+    return src, sink, bit_ns
+
+
 class UARTSource:
     """Drive 8N1 bytes on a pin, ``bit_ns`` a bit."""
 
@@ -173,11 +184,7 @@ async def top(dut):
     """The whole board top through its pins."""
     a, model = _setup()
     period = a["period_ns"]
-    bit_ns = period * a["cycles_per_bit"]
-    await _reset(dut, period)
-    src = UARTSource(dut.uart_rx, bit_ns)
-    sink = UARTSink(dut.uart_tx, bit_ns)
-    cocotb.start_soon(sink.run())
+    src, sink, bit_ns = await _pins(dut, a)
     silence_ns = (a["timeout_cycles"] + 50) * period
     x = np.load(a["vectors"])
     want = []
@@ -234,12 +241,7 @@ async def detector(dut):
     a, model = _setup()
     shape = model.detector
     assert shape is not None, "this board top holds no detector"
-    period = a["period_ns"]
-    bit_ns = period * a["cycles_per_bit"]
-    await _reset(dut, period)
-    src = UARTSource(dut.uart_rx, bit_ns)
-    sink = UARTSink(dut.uart_tx, bit_ns)
-    cocotb.start_soon(sink.run())
+    src, sink, bit_ns = await _pins(dut, a)
     rng = np.random.default_rng(a.get("seed", 0))
     grids = [rng.integers(-128, 128, (*shape.grid, shape.channels)).astype(np.int8)
              for _ in range(2)]
@@ -437,12 +439,7 @@ async def fuzz(dut):
 async def bridge(dut):
     """Serve the simulated board on a TCP port until the client disconnects."""
     a = tb_args()
-    period = a["period_ns"]
-    bit_ns = period * a["cycles_per_bit"]
-    await _reset(dut, period)
-    src = UARTSource(dut.uart_rx, bit_ns)
-    sink = UARTSink(dut.uart_tx, bit_ns)
-    cocotb.start_soon(sink.run())
+    src, sink, bit_ns = await _pins(dut, a)
     server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind(("127.0.0.1", a["port"]))
