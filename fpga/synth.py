@@ -30,6 +30,7 @@ from pathlib import Path
 from ..errors import VitgatesError
 from ..toolchain import require, tool_env
 from .boards import BOARDS, Board, get_board
+from .build_key import sources_digest
 from .designs import DESIGNS, BuildFiles, get_design
 from .reports import write_report
 
@@ -215,6 +216,7 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
     if design.extra is not None:
         data.update(design.extra(opts, board))
     data["bitstream"] = str(next(iter(sorted(workdir.glob(f"{name}.b*"))), "")) or None
+    data["sources_sha256"] = sources_digest()  # what `vitgates flash` checks it against
     data["seconds"] = round(time.monotonic() - t0, 1)
     data["seconds_synth_pnr"] = round(seconds_pnr, 1)
     write_report(f"synth-{name}", data, _markdown(data))

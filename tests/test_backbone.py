@@ -5,7 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+
+from conftest import require_torch
+
+torch = require_torch()
 
 from vitgates import VitgatesError
 from vitgates.golden.backbone import (

@@ -2,7 +2,10 @@
 
 import numpy as np
 import pytest
-import torch
+
+from conftest import require_torch
+
+torch = require_torch()
 
 from vitgates.cli import main
 from vitgates.features.synthetic import grid_dataset

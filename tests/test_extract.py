@@ -4,8 +4,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+
+from conftest import require_torch
+
+torch = require_torch()
 
 from vitgates import VitgatesError
 from vitgates.features.cache import FeatureCache

