@@ -1,77 +1,27 @@
-"""The designs ``vitgates synth`` can build, by name.
+"""The person classifier as ``vitgates synth`` designs: ``popcount`` and ``sumdiff``.
 
-A design knows its synthesis top (plain ports, no pins: the cores in context), its
-combinational core for the gate count, and how to measure its cycles per image in
-simulation. Board tops with pins, UART and PLL (``board``: :mod:`vitgates.fpga.board_top`)
-register here the same way, with a ``build`` hook that writes their netlist and pin
-constraints instead of a ``top``.
+Each is its synthesis top (:class:`~vitgates.hw.person_classifier.PersonClassifier` with
+plain ports: the core in context), its combinational core for the gate count, and its cycles
+per image measured in simulation. Both build the config of
+:attr:`~vitgates.fpga.design.DesignOptions.person_config`.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 
 from amaranth.sim import Simulator
 
-from ..errors import VitgatesError
 from ..golden.person_config import PersonConfig, load_person_config
+from ..hw.person_classifier import FORMS, PersonClassifier
+from .design import Design
+from .gates import NetworkCore
 
-__all__ = ["BuildFiles", "Design", "DESIGNS", "get_design", "default_person_config", "register"]
+__all__ = ["PERSON_PIPELINE", "SHIPPED_CONFIG", "PERSON_DESIGNS", "default_person_config"]
 
 #: Register stages of each person core: enough for 48 MHz on the iCE40 UP5K.
 PERSON_PIPELINE = {"popcount": 3, "sumdiff": 4}
 
-
-@dataclass
-class BuildFiles:
-    """What a design's ``build`` hook wrote into the synthesis folder."""
-
-    #: netlist files, read by yosys in order (``.il``: RTLIL, ``.v``: Verilog)
-    sources: list
-    #: pin constraints: a PCF (iCE40) or LPF (ECP5) file, or None for free placement
-    constraints: str | None = None
-
-
-@dataclass
-class Design:
-    name: str
-    summary: str
-    #: options -> synthesis top (an Elaboratable whose ports are all top-level ports)
-    top: Callable | None = None
-    #: options -> NetworkCore for the gate count, or None
-    gate_core: Callable | None = None
-    #: options -> cycles per image, measured in simulation
-    cycles_per_image: Callable | None = None
-    #: (options, board) -> extra report keys
-    extra: Callable | None = None
-    #: design-specific command-line options: (flags, kwargs) pairs
-    options: list = field(default_factory=list)
-    #: (options, board, folder) -> BuildFiles: writes the netlist and the pin constraints
-    #: (board tops); when None, ``top`` is converted to Verilog and placed with free pins
-    build: Callable | None = None
-    #: board -> the clock (MHz) the design is timed at, when it is not the board's target
-    #: (board tops pick their PLL's output; see :mod:`vitgates.fpga.board_design`)
-    target_mhz: Callable | None = None
-    #: (options, board) -> the clock (MHz), when the options choose it (overrides target_mhz)
-    target_mhz_for: Callable | None = None
-
-
-DESIGNS: dict[str, Design] = {}
-
-
-def register(design: Design) -> Design:
-    DESIGNS[design.name] = design
-    return design
-
-
-def get_design(name: str) -> Design:
-    try:
-        return DESIGNS[name]
-    except KeyError:
-        raise VitgatesError(
-            f"unknown design {name!r} (known: {', '.join(sorted(DESIGNS))})"
-        ) from None
+#: How the reports name the config shipped with vitgates.
+SHIPPED_CONFIG = "shipped synthetic-data config"
 
 
 def default_person_config() -> PersonConfig:
@@ -81,26 +31,16 @@ def default_person_config() -> PersonConfig:
         return load_person_config(p)
 
 
-def _person_config(opts) -> PersonConfig:
-    path = getattr(opts, "config", None)
-    return load_person_config(Path(path)) if path else default_person_config()
-
-
 def _person_top(form):
-    def top(opts):
-        from ..hw.person_classifier import PersonClassifier
-
-        return PersonClassifier(_person_config(opts), form=form, pipeline=PERSON_PIPELINE[form])
+    def top(opts, board):
+        return PersonClassifier(opts.person_config, form=form, pipeline=PERSON_PIPELINE[form])
 
     return top
 
 
 def _person_gate_core(form):
-    def core(opts):
-        from ..hw.person_classifier import FORMS
-        from .gates import NetworkCore
-
-        cfg = _person_config(opts)
+    def core(opts, board):
+        cfg = opts.person_config
 
         def build(x):
             gates, bit = FORMS[form].network(cfg, [x[8 * k:8 * k + 8] for k in range(40)])
@@ -112,11 +52,9 @@ def _person_gate_core(form):
 
 
 def _person_cycles(form):
-    def cycles(opts) -> int:
+    def cycles(opts, board) -> int:
         """Cycles between consecutive decisions with both sides always ready."""
-        from ..hw.person_classifier import PersonClassifier
-
-        cfg = _person_config(opts)
+        cfg = opts.person_config
         dut = PersonClassifier(cfg, form=form, pipeline=PERSON_PIPELINE[form])
         n_images = 3
         done = []
@@ -149,32 +87,21 @@ def _person_cycles(form):
     return cycles
 
 
-_CONFIG_OPTION = (
-    ("--config",),
-    {"help": "person-classifier config (JSON); default: the shipped synthetic-data config"},
-)
-
-for _form, _summary in (
-    ("popcount", "person classifier, popcount form (seed 000 stage 5b)"),
-    ("sumdiff", "person classifier, exact sum-difference form (seed 000 stages 0/5)"),
-):
-    register(Design(
-        name=_form,
-        summary=_summary,
-        top=_person_top(_form),
-        gate_core=_person_gate_core(_form),
-        cycles_per_image=_person_cycles(_form),
-        extra=lambda opts, board, _f=_form: {
-            "pipeline": PERSON_PIPELINE[_f],
-            "config": getattr(opts, "config", None) or "shipped synthetic-data config",
+def _person_design(form: str, summary: str) -> Design:
+    return Design(
+        name=form,
+        summary=summary,
+        top=_person_top(form),
+        gate_core=_person_gate_core(form),
+        cycles_per_image=_person_cycles(form),
+        extra=lambda opts, board, result: {
+            "pipeline": PERSON_PIPELINE[form],
+            "config": opts.config or SHIPPED_CONFIG,
         },
-        options=[_CONFIG_OPTION],
-    ))
+    )
 
-# The board tops register themselves (after the person designs, whose options they share).
-from . import board_design  # noqa: E402, F401
 
-# The cofiber detector (its synthesis top, profiles and cycle bench: fpga/detector_design.py).
-from .detector_design import detector_design  # noqa: E402
-
-register(detector_design())
+PERSON_DESIGNS = (
+    _person_design("popcount", "person classifier, popcount form (seed 000 stage 5b)"),
+    _person_design("sumdiff", "person classifier, exact sum-difference form (seed 000 stages 0/5)"),
+)
