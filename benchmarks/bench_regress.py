@@ -50,7 +50,7 @@ def _row(*cols):
 
 def _person(args):
     from vitgates.features.synthetic import pooled_dataset
-    from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
+    from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
     from vitgates.golden.person import ref_popcount, ref_sumdiff, select
     from vitgates.golden.quant import quantize
     from vitgates.hw.person_classifier import PersonClassifier
@@ -102,7 +102,7 @@ def _person(args):
 
 def _sweep(args):
     from vitgates.features.synthetic import pooled_dataset
-    from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
+    from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
     from vitgates.golden.quant import quantize
     from vitgates.hw.person_classifier import PersonClassifier
     from vitgates.sim.gatelevel import SimLevel, design_verilog, prepare_harness
@@ -130,7 +130,7 @@ def _sweep(args):
 
 
 def _cocotb(args):
-    from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
+    from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
     from vitgates.hw.person_classifier import PersonClassifier
     from vitgates.sim.runner import build_dir, run_cocotb, write_verilog
     from vitgates.sim.vectors import pooled_vectors

@@ -19,12 +19,15 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..golden.link import frame_bytes, link_images_per_second, person_config_id
-from .board_top import DEFAULT_BAUD, BoardTop
+from .board_top import BoardTop
 from .boards import Board
-from .designs import PERSON_PIPELINE, BuildFiles, Design, _person_config, register
+from .design import BuildFiles, Design, DesignOptions, SynthResult
+from .detector_design import CHANNELS, GRID, profile
+from .person_design import PERSON_PIPELINE, SHIPPED_CONFIG
 
 __all__ = ["BOARD_CLOCK_MHZ", "DETECTOR_CLOCK_MHZ", "board_clock_mhz", "BOARD_PIPELINE",
-           "BOARD_BOX_ROWS", "DEFAULT_HOLDS", "board_top", "board_report", "detector_args"]
+           "BOARD_BOX_ROWS", "DEFAULT_HOLDS", "board_top", "board_report", "detector_args",
+           "BOARD"]
 
 #: The clock each board's PLL makes for the whole bitstream, and the one synthesis times it
 #: at. The UART, not the clock, limits the link (a CLASSIFY frame is 2.6 ms on the line and
@@ -50,17 +53,6 @@ def board_clock_mhz(opts, board: Board) -> float:
     return BOARD_CLOCK_MHZ[board.name]
 
 
-def _form(opts) -> str:
-    return getattr(opts, "form", None) or "popcount"
-
-
-def _baud(opts) -> int:
-    baud = getattr(opts, "baud", None) or DEFAULT_BAUD
-    if baud <= 0:
-        raise VitgatesError(f"--baud must be positive, got {baud}")
-    return int(baud)
-
-
 #: A silence this long inside a frame ends it (TIMEOUT): far beyond any gap a host's UART
 #: leaves between the bytes of a frame, far below a human's patience.
 TIMEOUT_US = 20_000
@@ -75,15 +67,15 @@ BOARD_PIPELINE = {form: n + 1 for form, n in PERSON_PIPELINE.items()}
 DEFAULT_HOLDS = {"icebreaker": "person", "ulx3s-85f": "both"}
 
 
-def _holds(opts, board: Board) -> str:
-    return getattr(opts, "holds", None) or DEFAULT_HOLDS[board.name]
+def _holds(opts: DesignOptions, board: Board) -> str:
+    return opts.holds or DEFAULT_HOLDS[board.name]
 
 
-def _with_detector(opts, board: Board) -> bool:
+def _with_detector(opts: DesignOptions, board: Board) -> bool:
     return _holds(opts, board) in ("both", "detector")
 
 
-def _with_person(opts, board: Board) -> bool:
+def _with_person(opts: DesignOptions, board: Board) -> bool:
     return _holds(opts, board) in ("both", "person")
 
 
@@ -100,7 +92,6 @@ def detector_args(board: Board, *, sim: bool = False, grid=None, channels=None,
     vendor primitives for generic logic, ``grid``/``channels``/``n_classes`` make a small
     one (tests)."""
     from ..golden.detector_head import NUM_CLASSES
-    from .detector_design import CHANNELS, GRID, profile
 
     p = profile(board.name)
     return {"grid": tuple(grid or GRID), "channels": channels or CHANNELS,
@@ -109,14 +100,14 @@ def detector_args(board: Board, *, sim: bool = False, grid=None, channels=None,
             "ram": "generic" if sim else p.ram, "fifo_depth": p.fifo_depth}
 
 
-def board_top(opts, board: Board) -> BoardTop:
+def board_top(opts: DesignOptions, board: Board) -> BoardTop:
     """The board top of ``board`` for the options (person config, form, baud, detector)."""
-    form = _form(opts)
-    cfg = _person_config(opts)
+    form = opts.form
     det = detector_args(board) if _with_detector(opts, board) else None
-    person = (cfg, form, BOARD_PIPELINE[form]) if _with_person(opts, board) else None
+    person = ((opts.person_config, form, BOARD_PIPELINE[form]) if _with_person(opts, board)
+              else None)
     try:
-        return BoardTop(board, clk_hz=int(board_clock_mhz(opts, board) * 1e6), baud=_baud(opts),
+        return BoardTop(board, clk_hz=int(board_clock_mhz(opts, board) * 1e6), baud=opts.baud,
                         person=person,
                         timeout_us=TIMEOUT_US, detector=det,
                         # the UP5K is short of logic cells with the detector (docs/link.md)
@@ -132,7 +123,7 @@ def _platform(board: Board):
     return getattr(importlib.import_module(module), cls)()
 
 
-def _build(opts, board: Board, folder: Path) -> BuildFiles:
+def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
     top = board_top(opts, board)
     plan = _platform(board).prepare(top, name="top")
     constraints = "top.pcf" if board.family == "ice40" else "top.lpf"
@@ -149,16 +140,16 @@ def _build(opts, board: Board, folder: Path) -> BuildFiles:
             path.write_bytes(content)
         else:
             path.write_text(content)
-    return BuildFiles(sources=sources, constraints=constraints)
+    return BuildFiles(sources=tuple(sources), constraints=constraints)
 
 
-def board_report(opts, board: Board) -> dict:
+def board_report(opts: DesignOptions, board: Board) -> dict:
     """The link's figures for the report of ``board`` on ``board``."""
     from ..golden.link import DetectorShape
     from ..hw.board_core import link_info
 
-    form = _form(opts)
-    cfg = _person_config(opts)
+    form = opts.form
+    cfg = opts.person_config
     clk_hz = int(board_clock_mhz(opts, board) * 1e6)
     shape = None
     if _with_detector(opts, board):
@@ -167,7 +158,7 @@ def board_report(opts, board: Board) -> dict:
         shape = DetectorShape(a["grid"], a["channels"], a["n_classes"], a["box_rows"],
                               f.rows, f.lanes)
     person = (cfg, form, None) if _with_person(opts, board) else None
-    info = link_info(clk_hz=clk_hz, baud=_baud(opts), person=person,
+    info = link_info(clk_hz=clk_hz, baud=opts.baud, person=person,
                      timeout_cycles=max(2, round(TIMEOUT_US * clk_hz / 1e6)),
                      detector=shape)
     person_ips = link_images_per_second(info.baud, info.feature_dim)
@@ -181,7 +172,7 @@ def board_report(opts, board: Board) -> dict:
         "person_form": form,
         "person_pipeline": BOARD_PIPELINE[form] if person else None,
         "person_config_id": person_config_id(cfg).hex(),
-        "config": getattr(opts, "config", None) or "shipped synthetic-data config",
+        "config": opts.config or SHIPPED_CONFIG,
         "slots": info.slots,
         "max_payload": info.max_payload,
         "timeout_us": info.timeout_us,
@@ -191,14 +182,11 @@ def board_report(opts, board: Board) -> dict:
         "images_per_second_at_target": round(min(person_ips, core_ips), 1),
     }
     if shape is not None:
-        out.update(_detector_report(opts, board, info, shape))
+        out.update(_detector_report(board, info, shape))
     return out
 
 
-def _detector_report(opts, board: Board, info, shape) -> dict:
-    import json
-    import os
-
+def _detector_report(board: Board, info, shape) -> dict:
     f = detector_args(board)["folding"]
     full, rest = divmod(shape.grid_bytes, info.max_payload)
     wire = full * frame_bytes(info.max_payload) + (frame_bytes(rest) if rest else 0)
@@ -217,30 +205,22 @@ def _detector_report(opts, board: Board, info, shape) -> dict:
         "detection_record_bytes": shape.record_bytes,
         "detection_frame_bytes": frame_bytes(shape.record_bytes),
     }
-    if board.family == "ice40":
-        # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
-        stat = (Path(os.environ.get("VITGATES_BUILD", "build")) / "synth"
-                / f"board-{board.name}" / "yosys-stat.json")
-        if stat.exists():
-            cells = json.loads(stat.read_text()).get("design", {}).get("num_cells_by_type", {})
-            out["dsp"] = int(cells.get("ICESTORM_DSP", 0)) + int(cells.get("SB_MAC16", 0))
     return out
 
 
-register(Design(
+def _extra(opts: DesignOptions, board: Board, result: SynthResult) -> dict:
+    out = board_report(opts, board)
+    if _with_detector(opts, board) and board.family == "ice40":
+        # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
+        out["dsp"] = result.cell_count("ICESTORM_DSP", "SB_MAC16")
+    return out
+
+
+BOARD = Design(
     name="board",
     summary="the board's bitstream: PLL, FTDI UART host link, person classifier, detector",
     build=_build,
-    extra=board_report,
+    extra=_extra,
     target_mhz=lambda board: BOARD_CLOCK_MHZ[board.name],
     target_mhz_for=board_clock_mhz,
-    options=[
-        (("--form",), {"choices": ["popcount", "sumdiff"], "default": None,
-                       "help": "board design: person-classifier form (default popcount)"}),
-        (("--baud",), {"type": int, "default": None,
-                       "help": f"board design: UART rate (default {DEFAULT_BAUD})"}),
-        (("--holds",), {"choices": ["both", "person", "detector"], "default": None,
-                        "help": "board design: the designs the bitstream holds (default: "
-                                "what fits: both on the ULX3S, person on the iCEBreaker)"}),
-    ],
-))
+)

@@ -18,6 +18,7 @@ consecutive frames with the features always valid and the records always taken.
 import re
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from amaranth import Cat, Module, Signal, Value
 from amaranth.lib import data, stream, wiring
@@ -25,6 +26,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import VitgatesError
 from ..golden.detector import Folding
+from .boards import Board
+from .design import BuildFiles, Design, DesignOptions, SynthResult
 
 __all__ = ["PROFILES", "Profile", "DetectorSynthTop", "CycleBench", "measure_cycles",
            "detector_design"]
@@ -190,8 +193,6 @@ def measure_cycles(p: Profile, grid=GRID, channels=CHANNELS, *, workdir=None, **
     """Cycles per image of profile ``p`` on ``grid`` × ``channels``, counted by Verilator
     (``kw``: further :class:`~vitgates.hw.cofiber_detector.CofiberDetector` parameters,
     ``n_classes`` and ``box_rows``)."""
-    from pathlib import Path
-
     from amaranth.back import verilog
 
     from ..sim.runner import build_dir
@@ -225,11 +226,28 @@ def measure_cycles(p: Profile, grid=GRID, channels=CHANNELS, *, workdir=None, **
     return int(hit.group(1))
 
 
-def _extra(opts, board) -> dict:
-    import json
-    import os
-    from pathlib import Path
+def _top(opts: DesignOptions, board: Board) -> DetectorSynthTop:
+    return DetectorSynthTop(_detector(profile(board.name)))
 
+
+def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
+    from amaranth.back import verilog
+
+    from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
+
+    (folder / "top.v").write_text(verilog.convert(_top(opts, board), name="top"))
+    sources = ["top.v"]
+    if profile(board.name).mul == "icestorm_dsp":
+        (folder / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)
+        sources.insert(0, "icestorm_dsp.v")
+    return BuildFiles(sources=tuple(sources))
+
+
+def _cycles(opts: DesignOptions, board: Board) -> int:
+    return measure_cycles(profile(board.name))
+
+
+def _extra(opts: DesignOptions, board: Board, result: SynthResult) -> dict:
     from ..golden.detector_head import BOX_ROWS, NUM_CLASSES
 
     p = profile(board.name)
@@ -251,47 +269,20 @@ def _extra(opts, board) -> dict:
     }
     if p.mul == "icestorm_dsp":
         # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
-        stat = (Path(os.environ.get("VITGATES_BUILD", "build")) / "synth"
-                / f"detector-{board.name}" / "yosys-stat.json")
-        if stat.exists():
-            cells = json.loads(stat.read_text()).get("design", {}).get("num_cells_by_type", {})
-            out["dsp"] = int(cells.get("ICESTORM_DSP", 0))
-    cyc = getattr(opts, "_detector_cycles", None)
-    if cyc:
-        out["cycles_over_bound"] = round(cyc / bound, 4)
+        out["dsp"] = result.cell_count("ICESTORM_DSP")
+    if result.cycles_per_image:
+        out["cycles_over_bound"] = round(result.cycles_per_image / bound, 4)
     return out
 
 
-def detector_design():
-    from .designs import Design
-
-    def top(opts):
-        return DetectorSynthTop(_detector(profile(opts.board)))
-
-    def build(opts, board, folder):
-        from amaranth.back import verilog
-
-        from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
-        from .designs import BuildFiles
-
-        (folder / "top.v").write_text(verilog.convert(top(opts), name="top"))
-        sources = ["top.v"]
-        if profile(opts.board).mul == "icestorm_dsp":
-            (folder / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)
-            sources.insert(0, "icestorm_dsp.v")
-        return BuildFiles(sources=sources)
-
-    def cycles(opts):
-        n = measure_cycles(profile(opts.board))
-        opts._detector_cycles = n
-        return n
-
+def detector_design() -> Design:
+    """The ``detector`` design."""
     return Design(
         name="detector",
         summary="cofiber detector (seed 001): bands on INT8 accumulators, folded MAC array",
-        top=top,
-        build=build,
-        cycles_per_image=cycles,
+        top=_top,
+        build=_build,
+        cycles_per_image=_cycles,
         extra=_extra,
         # The ECP5 build is timed at 80 MHz: its critical path (the bands stage's
         # read-modify-write through block RAM) reaches about 88 MHz, short of the board's

@@ -20,7 +20,6 @@ with one line naming what is missing and exits 2.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import shutil
@@ -30,9 +29,11 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..paths import build_root
-from . import synth
 from .boards import BOARDS, Board, get_board
 from .build_key import sources_digest
+from .design import DesignOptions
+from .person_design import default_person_config
+from .synth import synthesise
 
 __all__ = ["PROGRAMMERS", "Bitstream", "find_bitstream", "programmer_command",
            "configure_parser", "run"]
@@ -110,10 +111,8 @@ def find_bitstream(board: Board, design: str = "board", path: str | None = None)
 def build_bitstream(board: Board, design: str) -> Path:
     """Run ``vitgates synth`` for ``design`` on ``board`` (default options); return the
     bitstream. Timing not met is reported but does not stop programming."""
-    parser = argparse.ArgumentParser(prog="vitgates synth")
-    synth.configure_parser(parser)
-    args = parser.parse_args(["--board", board.name, "--design", design])
-    data = synth.synthesise(design, board.name, args)
+    opts = DesignOptions(person_config=default_person_config())
+    data = synthesise(design, board.name, opts)
     if not data.get("timing_met"):
         print(f"warning: {design} on {board.name} does not meet timing at "
               f"{data.get('target_mhz')} MHz (Fmax {data.get('fmax_mhz')} MHz)")

@@ -237,7 +237,7 @@ def _connect(args, port=None):
 def run_host(args, port=None) -> tuple[dict, Regression, bool]:
     """Run the board regression; return the report, the :class:`BoardRegression` and
     whether it passed. ``port``: an open pyserial-like port instead of ``args.port``."""
-    from ..fpga.designs import default_person_config
+    from ..fpga.person_design import default_person_config
     from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select
     from ..golden.person_config import load_person_config
     from ..golden.quant import quantize

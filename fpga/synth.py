@@ -13,9 +13,11 @@ For each design and board:
 3. The combinational core is counted in AND/XOR/NOT gates (:mod:`vitgates.fpga.gates`).
 4. Cycles per image come from simulation.
 
-Results go to ``build/reports/synth-<design>-<board>.json`` and ``.md`` (keys in
-docs/reports.md). The command fails (exit 1) when timing is not met, after writing the
-report.
+What the flow measured is made once into a :class:`~vitgates.fpga.design.SynthResult`, which
+the design's ``extra`` hook reads for its own keys. Results go to
+``build/reports/synth-<design>-<board>.json`` and ``.md`` (keys in docs/reports.md). The
+command (:mod:`vitgates.commands.synth`) fails (exit 1) when timing is not met, after writing
+the report.
 """
 
 import copy
@@ -29,12 +31,14 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..toolchain import require, tool_env
-from .boards import BOARDS, Board, get_board
+from .boards import Board, get_board
 from .build_key import sources_digest
-from .designs import DESIGNS, BuildFiles, get_design
+from .design import BuildFiles, DesignOptions, SynthResult
+from .designs import get_design
+from .gates import count_gates
 from .reports import write_report
 
-__all__ = ["synthesise", "configure_parser", "run"]
+__all__ = ["synthesise"]
 
 
 def _build_root() -> Path:
@@ -92,7 +96,7 @@ def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float,
         "--timing-allow-fail",  # timing is judged from the report, after it is written
         "--seed", "1",
     ]
-    files = files or BuildFiles(sources=["top.v"])
+    files = files or BuildFiles(sources=("top.v",))
     if board.family == "ice40":
         if files.constraints is None:
             nextpnr.append("--pcf-allow-unconstrained")
@@ -141,7 +145,7 @@ def _last_log_line(path: Path) -> str:
     return (errs or lines or ["empty log"])[-1].strip()
 
 
-def synthesise(design_name: str, board_name: str, opts) -> dict:
+def synthesise(design_name: str, board_name: str, opts: DesignOptions) -> dict:
     """Run the whole flow for one design on one board; return the report dict."""
     design = get_design(design_name)
     board = get_board(board_name)
@@ -151,7 +155,7 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     target = design.target_mhz(board) if design.target_mhz is not None else board.target_mhz
-    if getattr(design, "target_mhz_for", None) is not None:  # a clock that options choose
+    if design.target_mhz_for is not None:  # a clock that options choose
         target = design.target_mhz_for(opts, board)
     t0 = time.monotonic()
 
@@ -160,9 +164,9 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
     else:
         from amaranth.back import verilog
 
-        top = design.top(opts)
+        top = design.top(opts, board)
         (workdir / "top.v").write_text(verilog.convert(top, name="top"))
-        files = BuildFiles(sources=["top.v"])
+        files = BuildFiles(sources=("top.v",))
 
     env = tool_env()
     for tool in ("yosys", "nextpnr-" + board.family, "icepack" if board.family == "ice40"
@@ -183,43 +187,66 @@ def synthesise(design_name: str, board_name: str, opts) -> dict:
 
     report = json.loads((workdir / "nextpnr-report.json").read_text())
     stat = json.loads((workdir / "yosys-stat.json").read_text())
-    fmax = min((c["achieved"] for c in report.get("fmax", {}).values()), default=None)
     cells = _count_cells(stat, board.family)
-    utilisation = {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
-
-    data = {
-        "design": design.name,
-        "board": board.name,
-        "device": f"{board.device}-{board.package}",
-        "luts": cells["luts"],
-        "ffs": cells["ffs"],
-        "ebr": cells["ebr"],
-        "spram": cells["spram"],
-        "dsp": cells["dsp"],
-        "carries": cells["carries"],
-        "fmax_mhz": round(fmax, 2) if fmax is not None else None,
-        "target_mhz": target,
-        "timing_met": fmax is not None and fmax >= target,
-        "capacity": board.capacity,
-        "nextpnr_utilisation": utilisation,
-    }
-    if design.gate_core is not None:
-        from .gates import count_gates
-
-        gc = count_gates(design.gate_core(opts), workdir / "gates")
-        data["gates"] = gc.as_dict()
-    if design.cycles_per_image is not None:
-        data["cycles_per_image"] = design.cycles_per_image(opts)
-        if fmax:
-            data["images_per_second_at_target"] = round(target * 1e6 / data["cycles_per_image"], 2)
-            data["images_per_second_at_fmax"] = round(fmax * 1e6 / data["cycles_per_image"], 2)
+    result = SynthResult(
+        design=design.name,
+        board=board,
+        cells_by_type=stat.get("design", {}).get("num_cells_by_type", {}),
+        luts=cells["luts"],
+        ffs=cells["ffs"],
+        ebr=cells["ebr"],
+        spram=cells["spram"],
+        dsp=cells["dsp"],
+        carries=cells["carries"],
+        fmax_mhz=min((c["achieved"] for c in report.get("fmax", {}).values()), default=None),
+        target_mhz=target,
+        utilisation={k: v for k, v in report.get("utilization", {}).items() if v.get("used")},
+        gates=(count_gates(design.gate_core(opts, board), workdir / "gates")
+               if design.gate_core is not None else None),
+        cycles_per_image=(design.cycles_per_image(opts, board)
+                          if design.cycles_per_image is not None else None),
+        workdir=workdir,
+        bitstream=next(iter(sorted(workdir.glob(f"{name}.b*"))), None),
+        seconds_synth_pnr=seconds_pnr,
+    )
+    data = _report(result)
     if design.extra is not None:
-        data.update(design.extra(opts, board))
-    data["bitstream"] = str(next(iter(sorted(workdir.glob(f"{name}.b*"))), "")) or None
+        data.update(design.extra(opts, board, result))
+    data["bitstream"] = str(result.bitstream) if result.bitstream is not None else None
     data["sources_sha256"] = sources_digest()  # what `vitgates flash` checks it against
     data["seconds"] = round(time.monotonic() - t0, 1)
-    data["seconds_synth_pnr"] = round(seconds_pnr, 1)
+    data["seconds_synth_pnr"] = round(result.seconds_synth_pnr, 1)
     write_report(f"synth-{name}", data, _markdown(data))
+    return data
+
+
+def _report(r: SynthResult) -> dict:
+    """The report's keys that every design has, in the order of docs/reports.md."""
+    fmax = r.fmax_mhz
+    data = {
+        "design": r.design,
+        "board": r.board.name,
+        "device": f"{r.board.device}-{r.board.package}",
+        "luts": r.luts,
+        "ffs": r.ffs,
+        "ebr": r.ebr,
+        "spram": r.spram,
+        "dsp": r.dsp,
+        "carries": r.carries,
+        "fmax_mhz": round(fmax, 2) if fmax is not None else None,
+        "target_mhz": r.target_mhz,
+        "timing_met": r.timing_met,
+        "capacity": r.board.capacity,
+        "nextpnr_utilisation": dict(r.utilisation),
+    }
+    if r.gates is not None:
+        data["gates"] = r.gates.as_dict()
+    if r.cycles_per_image is not None:
+        data["cycles_per_image"] = r.cycles_per_image
+        if fmax:
+            data["images_per_second_at_target"] = round(r.target_mhz * 1e6 / r.cycles_per_image,
+                                                        2)
+            data["images_per_second_at_fmax"] = round(fmax * 1e6 / r.cycles_per_image, 2)
     return data
 
 
@@ -273,43 +300,3 @@ def _markdown(d: dict) -> str:
         )
     lines += ["", f"Flow time {d['seconds']} s."]
     return "\n".join(lines)
-
-
-# -- command line ------------------------------------------------------------------------------
-
-
-def configure_parser(parser):
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS),
-                        help="target board")
-    parser.add_argument(
-        "--design", default="all",
-        help=f"design to build: {', '.join(sorted(DESIGNS))}, or 'all' (default)",
-    )
-    seen = set()
-    for design in DESIGNS.values():
-        for flags, kwargs in design.options:
-            if flags not in seen:
-                parser.add_argument(*flags, **kwargs)
-                seen.add(flags)
-
-
-def run(args) -> int:
-    names = sorted(DESIGNS) if args.design == "all" else [args.design]
-    for n in names:
-        get_design(n)  # unknown names fail before anything runs
-    failed = []
-    for n in names:
-        data = synthesise(n, args.board, args)
-        g = data.get("gates", {}).get("total")
-        print(
-            f"{n} on {args.board}: {data['luts']} LUTs, {data['ffs']} FFs, "
-            f"Fmax {data['fmax_mhz']} MHz (target {data['target_mhz']:g}: "
-            f"{'met' if data['timing_met'] else 'NOT met'})"
-            + (f", {g} gates" if g is not None else "")
-        )
-        if not data["timing_met"]:
-            failed.append(n)
-    if failed:
-        print(f"timing not met: {', '.join(failed)}")
-        return 1
-    return 0

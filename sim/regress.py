@@ -206,7 +206,7 @@ def run(args) -> int:
               "or integer model); only the person classifier is regressed")
     with progress() as prog:
         if person:
-            from ..fpga.designs import default_person_config
+            from ..fpga.person_design import default_person_config
             from ..golden.person_config import load_person_config
             from .regress_person import load_float_threshold, load_pooled, regress_person
 

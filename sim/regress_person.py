@@ -125,7 +125,7 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
                    prog=None) -> Regression:
     """Run the regression of one person-classifier form; return the filled
     :class:`Regression` (plots written beside the report)."""
-    from ..fpga.designs import PERSON_PIPELINE
+    from ..fpga.person_design import PERSON_PIPELINE
     from ..fpga.reports import reports_dir
     from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select, sumdiff_score
     from ..golden.person_float import sumdiff

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from vitgates.fpga.designs import default_person_config
+from vitgates.fpga.person_design import default_person_config
 from vitgates.sim.runner import build_dir
 from vitgates.sim.vectors import pooled_vectors
 

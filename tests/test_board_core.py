@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
+from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
 from vitgates.golden.detector import Folding, random_head, ref_detect
 from vitgates.golden.link import (
     COUNTERS,

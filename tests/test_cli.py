@@ -52,6 +52,14 @@ def test_synth_refuses_bad_config_before_running_tools(tmp_path):
     assert not (tmp_path / "build" / "reports").exists()
 
 
+@pytest.mark.parametrize("option", [("--baud", "0"), ("--baud", "-9600")])
+def test_synth_refuses_bad_options_before_running_tools(tmp_path, option):
+    r = vitgates("synth", "--board", "icebreaker", "--design", "board", *option, cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"vitgates: error: --baud must be positive, got {option[1]}\n"
+    assert not (tmp_path / "build").exists()
+
+
 def test_derive(tmp_path):
     f = {"pos_dims": list(range(20)), "neg_dims": list(range(20, 40)), "threshold": 1.234,
          "scale": 0.01, "dim_thresholds": [0.05] * 20 + [-0.05] * 20, "K": 25}

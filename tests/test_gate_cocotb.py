@@ -12,7 +12,7 @@ tests/test_regress.py, runs every netlist through Verilator on whole images).
 import numpy as np
 import pytest
 
-from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
+from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
 from vitgates.hw.person_classifier import FORMS, PersonClassifier
 from vitgates.sim.gatelevel import design_netlist, design_verilog
 from vitgates.sim.runner import available_simulators, build_dir, run_cocotb

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
+from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
 from vitgates.golden.person import ref_popcount, ref_sumdiff, select
 from vitgates.hw.person_classifier import PersonClassifier
 from vitgates.sim.vectors import pooled_vectors

@@ -8,8 +8,8 @@ integer model.
 import numpy as np
 import pytest
 
-from vitgates.fpga.designs import PERSON_PIPELINE, default_person_config
 from vitgates.fpga.gates import NetworkCore, count_gates
+from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
 from vitgates.hw.person_classifier import FORMS, PersonClassifier
 from vitgates.sim.runner import available_simulators, build_dir, run_cocotb, write_verilog
 from vitgates.sim.vectors import person_vectors, pooled_vectors

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from vitgates.fpga.designs import default_person_config
+from vitgates.fpga.person_design import default_person_config
 from vitgates.golden import person
 from vitgates.golden.quant import dequantize, quantize
 

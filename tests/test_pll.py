@@ -1,11 +1,11 @@
 """PLL settings of the board tops, and the iCEBreaker bitstream's pins."""
 
-import argparse
-
 import pytest
 
 from vitgates.fpga.board_design import BOARD_CLOCK_MHZ, board_report
 from vitgates.fpga.boards import BOARDS
+from vitgates.fpga.design import DesignOptions
+from vitgates.fpga.person_design import default_person_config
 from vitgates.fpga.pll import ecp5_pll_params, ice40_pll_params
 
 
@@ -32,7 +32,7 @@ def test_impossible():
 
 def test_board_clocks_make_the_link():
     """Each board's clock has a PLL setting and gives the UART at least 12 cycles a bit."""
-    opts = argparse.Namespace(form=None, baud=None, config=None)
+    opts = DesignOptions(person_config=default_person_config())
     for name, mhz in BOARD_CLOCK_MHZ.items():
         board = BOARDS[name]
         if board.family == "ice40":

@@ -68,7 +68,7 @@ def test_faulty_hardware_fails(build, monkeypatch):
     """Hardware built from a config with a different K differs from the golden model on
     some images: the regression must report FAIL and exit 1."""
     from vitgates.features.synthetic import pooled_dataset
-    from vitgates.fpga.designs import default_person_config
+    from vitgates.fpga.person_design import default_person_config
     from vitgates.golden.person import ref_sumdiff, select
     from vitgates.golden.person_config import PersonConfig
     from vitgates.golden.quant import quantize

@@ -4,7 +4,10 @@ import json
 import subprocess
 import sys
 
+from vitgates.fpga.boards import get_board
+from vitgates.fpga.design import DesignOptions
 from vitgates.fpga.designs import get_design
+from vitgates.fpga.person_design import default_person_config
 
 
 def test_popcount_on_icebreaker(tmp_path):
@@ -28,4 +31,5 @@ def test_popcount_on_icebreaker(tmp_path):
 
 
 def test_cycles_per_image_is_measured():
-    assert get_design("sumdiff").cycles_per_image(None) == 768
+    opts = DesignOptions(person_config=default_person_config())
+    assert get_design("sumdiff").cycles_per_image(opts, get_board("icebreaker")) == 768

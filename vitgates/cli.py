@@ -47,7 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "float, INT8, RTL and gate-level runs: F1/mAP and agreement in build/reports/regress-*",
     ),
     "synth": (
-        "vitgates.fpga.synth",
+        "vitgates.commands.synth",
         "synthesise a design for a board and write build/reports/synth-<design>-<board>.*",
     ),
     "train": (

@@ -1,0 +1,1 @@
+"""The subcommands of ``vitgates``: each module's ``configure_parser`` and ``run``."""
