@@ -9,7 +9,7 @@ detector ``grid_bytes``, ``link_grids_per_second`` (a grid in frames of ``max_pa
 bytes) and ``detector_grids_per_second`` (the detector's compute bound).
 
 ``--holds`` picks the designs of the bitstream: ``both`` (the person classifier and the
-cofiber detector, with the board's detector profile of :mod:`vitgates.fpga.detector_design`:
+cofiber detector, with the board's bitstream profile of :mod:`vitgates.hw.detector_profile`:
 on the UP5K the DualMul8 DSP folding with its weights in SPRAM), ``person`` or
 ``detector``. The default is what fits the board (:data:`DEFAULT_HOLDS`, docs/link.md):
 both on the ULX3S, the person classifier on the iCEBreaker.
@@ -19,15 +19,15 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..golden.link import frame_bytes, link_images_per_second, person_config_id
+from ..hw.detector_profile import MultiplierKind, detector_profile
 from .board_top import BoardTop
 from .boards import Board
 from .design import BuildFiles, Design, DesignOptions, SynthResult
-from .detector_design import CHANNELS, GRID, profile
+from .detector_design import CHANNELS, GRID
 from .person_design import PERSON_PIPELINE, SHIPPED_CONFIG
 
-__all__ = ["BOARD_CLOCK_MHZ", "DETECTOR_CLOCK_MHZ", "board_clock_mhz", "BOARD_PIPELINE",
-           "BOARD_BOX_ROWS", "DEFAULT_HOLDS", "board_top", "board_report", "detector_args",
-           "BOARD"]
+__all__ = ["BOARD_CLOCK_MHZ", "board_clock_mhz", "BOARD_PIPELINE", "DEFAULT_HOLDS",
+           "board_top", "board_report", "detector_args", "BOARD"]
 
 #: The clock each board's PLL makes for the whole bitstream, and the one synthesis times it
 #: at. The UART, not the clock, limits the link (a CLASSIFY frame is 2.6 ms on the line and
@@ -39,17 +39,12 @@ __all__ = ["BOARD_CLOCK_MHZ", "DETECTOR_CLOCK_MHZ", "board_clock_mhz", "BOARD_PI
 #: person-only ECP5 bitstream met.
 BOARD_CLOCK_MHZ = {"icebreaker": 36.0, "ulx3s-85f": 75.0}
 
-#: The clock of a bitstream that holds only the detector, where it differs: the UP5K's
-#: link-and-detector bitstream fills 91 % of its logic cells, and its routes reached 27 to 35
-#: MHz when timed at 36 (measured); at 30 MHz, 10 cycles a bit at 3 Mbaud exactly, it meets
-#: 33.7 MHz.
-DETECTOR_CLOCK_MHZ = {"icebreaker": 30.0}
-
 
 def board_clock_mhz(opts, board: Board) -> float:
-    """The clock the board design runs (and is timed) at for these options."""
-    if _holds(opts, board) == "detector" and board.name in DETECTOR_CLOCK_MHZ:
-        return DETECTOR_CLOCK_MHZ[board.name]
+    """The clock the board design runs (and is timed) at for these options: a bitstream that
+    holds only the detector runs at its bitstream profile's clock."""
+    if _holds(opts, board) == "detector":
+        return detector_profile(board=board.name, bitstream=True).clock_mhz
     return BOARD_CLOCK_MHZ[board.name]
 
 
@@ -79,25 +74,18 @@ def _with_person(opts: DesignOptions, board: Board) -> bool:
     return _holds(opts, board) in ("both", "person")
 
 
-#: Box rows of each board's detector. The UP5K's link-and-detector bitstream leaves box
-#: regression out (class decisions only): the box registers and the wider records cost about
-#: 300 logic cells, and with them the design does not place (5,226 of 5,280 cells, measured).
-BOARD_BOX_ROWS = {"icebreaker": 0, "ulx3s-85f": 4}
-
-
 def detector_args(board: Board, *, sim: bool = False, grid=None, channels=None,
                   n_classes=None) -> dict:
     """The keyword arguments of the board's cofiber detector: the full-size detector with
-    the board's profile (:data:`vitgates.fpga.detector_design.PROFILES`); ``sim`` swaps the
-    vendor primitives for generic logic, ``grid``/``channels``/``n_classes`` make a small
-    one (tests)."""
+    the board's bitstream profile (:func:`vitgates.hw.detector_profile.detector_profile`);
+    ``sim`` swaps the vendor primitives for generic logic, ``grid``/``channels``/``n_classes``
+    make a small one (tests)."""
     from ..golden.detector_head import NUM_CLASSES
 
-    p = profile(board.name)
+    p = detector_profile(board=board.name, bitstream=True)
     return {"grid": tuple(grid or GRID), "channels": channels or CHANNELS,
-            "n_classes": n_classes or NUM_CLASSES, "box_rows": BOARD_BOX_ROWS[board.name],
-            "folding": p.folding, "mul": "generic" if sim else p.mul,
-            "ram": "generic" if sim else p.ram, "fifo_depth": p.fifo_depth}
+            "n_classes": n_classes or NUM_CLASSES,
+            **(p.simulated() if sim else p).detector_args()}
 
 
 def board_top(opts: DesignOptions, board: Board) -> BoardTop:
@@ -128,7 +116,8 @@ def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
     plan = _platform(board).prepare(top, name="top")
     constraints = "top.pcf" if board.family == "ice40" else "top.lpf"
     sources = ["top.il"]
-    if _with_detector(opts, board) and detector_args(board)["mul"] == "icestorm_dsp":
+    if (_with_detector(opts, board)
+            and detector_args(board)["mul"] is MultiplierKind.ICESTORM_DSP):
         from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
 
         (Path(folder) / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)

@@ -1,9 +1,10 @@
 """The cofiber detector as a ``vitgates synth`` design (``--design detector``).
 
-Per board a *profile* fixes the MAC-array folding and the primitives
-(:data:`PROFILES`): on the iCEBreaker (UP5K) 2 pixels × 4 rows × 2 lanes = 16 MACs per
-cycle on the 8 SB_MAC16 in dual 8×8 mode, the 64,512 weights in the 4 SPRAMs read 8 per
-cycle (64 bits): the DSP bound and the weight-bandwidth bound are both 16 MACs per cycle.
+Per board a *profile* fixes the MAC-array folding, the primitives and the clock
+(:mod:`vitgates.hw.detector_profile`): on the iCEBreaker (UP5K) 2 pixels × 4 rows × 2 lanes
+= 16 MACs per cycle on the 8 SB_MAC16 in dual 8×8 mode, the 64,512 weights in the 4 SPRAMs
+read 8 per cycle (64 bits): the DSP bound and the weight-bandwidth bound are both 16 MACs
+per cycle.
 
 The synthesis top (:class:`DetectorSynthTop`) puts the detector behind byte-wide ports, so
 that it places with free pins on the 48-pin UP5K: a byte stream whose ``sel`` field picks the
@@ -17,7 +18,6 @@ consecutive frames with the features always valid and the records always taken.
 
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth import Cat, Module, Signal, Value
@@ -25,48 +25,21 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import VitgatesError
-from ..golden.detector import Folding
+from ..hw.detector_profile import DetectorProfile, MultiplierKind, detector_profile
 from .boards import Board
 from .design import BuildFiles, Design, DesignOptions, SynthResult
 
-__all__ = ["PROFILES", "Profile", "DetectorSynthTop", "CycleBench", "measure_cycles",
-           "detector_design"]
+__all__ = ["DetectorSynthTop", "CycleBench", "measure_cycles", "detector_design"]
 
-
-@dataclass(frozen=True)
-class Profile:
-    folding: Folding
-    mul: str
-    ram: str
-    fifo_depth: int = 0
-
-
-PROFILES = {
-    "icebreaker": Profile(Folding(2, 4, 2), mul="icestorm_dsp", ram="spram"),
-    "ulx3s-85f": Profile(Folding(4, 4, 4), mul="generic", ram="generic", fifo_depth=0),
-}
 GRID = (40, 40)
 CHANNELS = 768
 
 
-#: Clock the detector is timed at per board, where it differs from the board default.
-DETECTOR_CLOCK_MHZ = {"ulx3s-85f": 80.0}
-
-
-def profile(board: str) -> Profile:
-    try:
-        return PROFILES[board]
-    except KeyError:
-        raise VitgatesError(f"the detector has no profile for board {board!r} (known: "
-                            f"{', '.join(sorted(PROFILES))})") from None
-
-
-def _detector(p: Profile, grid=GRID, channels=CHANNELS, *, sim=False, **kw):
+def _detector(p: DetectorProfile, grid=GRID, channels=CHANNELS, *, sim=False, **kw):
     from ..hw.cofiber_detector import CofiberDetector
 
-    return CofiberDetector(grid=grid, channels=channels, folding=p.folding, **kw,
-                           mul="generic" if sim else p.mul, ram="generic" if sim else p.ram,
-                           fifo_depth=p.fifo_depth)
+    args = (p.simulated() if sim else p).detector_args()
+    return CofiberDetector(grid=grid, channels=channels, **{**args, **kw})
 
 
 class DetectorSynthTop(wiring.Component):
@@ -189,7 +162,7 @@ int main(int argc, char **argv) {
 """
 
 
-def measure_cycles(p: Profile, grid=GRID, channels=CHANNELS, *, workdir=None, **kw) -> int:
+def measure_cycles(p: DetectorProfile, grid=GRID, channels=CHANNELS, *, workdir=None, **kw) -> int:
     """Cycles per image of profile ``p`` on ``grid`` × ``channels``, counted by Verilator
     (``kw``: further :class:`~vitgates.hw.cofiber_detector.CofiberDetector` parameters,
     ``n_classes`` and ``box_rows``)."""
@@ -227,7 +200,7 @@ def measure_cycles(p: Profile, grid=GRID, channels=CHANNELS, *, workdir=None, **
 
 
 def _top(opts: DesignOptions, board: Board) -> DetectorSynthTop:
-    return DetectorSynthTop(_detector(profile(board.name)))
+    return DetectorSynthTop(_detector(detector_profile(board=board.name)))
 
 
 def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
@@ -237,22 +210,22 @@ def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
 
     (folder / "top.v").write_text(verilog.convert(_top(opts, board), name="top"))
     sources = ["top.v"]
-    if profile(board.name).mul == "icestorm_dsp":
+    if detector_profile(board=board.name).multiplier is MultiplierKind.ICESTORM_DSP:
         (folder / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)
         sources.insert(0, "icestorm_dsp.v")
     return BuildFiles(sources=tuple(sources))
 
 
 def _cycles(opts: DesignOptions, board: Board) -> int:
-    return measure_cycles(profile(board.name))
+    return measure_cycles(detector_profile(board=board.name))
 
 
 def _extra(opts: DesignOptions, board: Board, result: SynthResult) -> dict:
-    from ..golden.detector_head import BOX_ROWS, NUM_CLASSES
+    from ..golden.detector_head import NUM_CLASSES
 
-    p = profile(board.name)
+    p = detector_profile(board=board.name)
     f = p.folding
-    macs_per_frame = GRID[0] * GRID[1] * CHANNELS * (NUM_CLASSES + BOX_ROWS)
+    macs_per_frame = GRID[0] * GRID[1] * CHANNELS * (NUM_CLASSES + p.box_rows)
     bound = macs_per_frame / f.macs_per_cycle
     out = {
         "macs_per_frame": macs_per_frame,
@@ -264,10 +237,10 @@ def _extra(opts: DesignOptions, board: Board, result: SynthResult) -> dict:
         "folding": {"pixels": f.pixels, "rows": f.rows, "lanes": f.lanes},
         "grid": list(GRID) + [CHANNELS],
         "cycles_bound": int(bound),
-        "multiplier": p.mul,
-        "weight_ram": p.ram,
+        "multiplier": p.multiplier.value,
+        "weight_ram": p.memory.value,
     }
-    if p.mul == "icestorm_dsp":
+    if p.multiplier is MultiplierKind.ICESTORM_DSP:
         # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
         out["dsp"] = result.cell_count("ICESTORM_DSP")
     if result.cycles_per_image:
@@ -284,8 +257,5 @@ def detector_design() -> Design:
         build=_build,
         cycles_per_image=_cycles,
         extra=_extra,
-        # The ECP5 build is timed at 80 MHz: its critical path (the bands stage's
-        # read-modify-write through block RAM) reaches about 88 MHz, short of the board's
-        # 100 MHz default. The UP5K keeps the board's 48 MHz.
-        target_mhz=lambda board: DETECTOR_CLOCK_MHZ.get(board.name, board.target_mhz),
+        target_mhz=lambda board: detector_profile(board=board.name).clock_mhz,
     )

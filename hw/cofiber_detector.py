@@ -34,10 +34,11 @@ from ..golden.detector import Folding
 from ..golden.detector_head import BOX_ROWS, NUM_CLASSES, acc_bits
 from .band_threshold import BandThreshold, detection_layout, threshold_write_layout
 from .cofiber_bands import CofiberBands
+from .detector_profile import MemoryKind, MultiplierKind
 from .int8_classifier import Int8Classifier, weight_write_layout
 from .skid_buffer import SkidBuffer
 
-__all__ = ["CofiberDetector", "SIM_FIFO_DEPTH", "SIM_FOLDING", "UP5K_FOLDING"]
+__all__ = ["CofiberDetector"]
 
 
 class CofiberDetector(wiring.Component):
@@ -53,12 +54,17 @@ class CofiberDetector(wiring.Component):
         K (80) and B (4, or 0 without box regression).
     folding : Folding
         The classifier's MAC array (:class:`~vitgates.golden.detector.Folding`).
-    mul, ram : str
-        Implementations of the multipliers (``"generic"``, ``"sb_mac16"``) and of the weight
-        memory (``"generic"``, ``"spram"``).
+    mul : MultiplierKind
+        The multipliers' primitive (:class:`~vitgates.hw.detector_profile.MultiplierKind`).
+    ram : MemoryKind
+        The weight memory's primitive (:class:`~vitgates.hw.detector_profile.MemoryKind`).
     fifo_depth : int
         Entries of a FIFO between the classifier and the bands (0: none), which lets the
         classifier run on while the bands stage emits a block.
+
+    The configurations it is built in (folding, primitives, FIFO, box rows) are the
+    profiles of :mod:`vitgates.hw.detector_profile`
+    (:meth:`~vitgates.hw.detector_profile.DetectorProfile.detector_args`).
 
     Attributes
     ----------
@@ -70,11 +76,14 @@ class CofiberDetector(wiring.Component):
 
     def __init__(self, *, grid=(40, 40), channels: int = 768, n_classes: int = NUM_CLASSES,
                  box_rows: int = BOX_ROWS, folding: Folding | None = None,
-                 mul: str = "generic", ram: str = "generic", fifo_depth: int = 0):
+                 mul: MultiplierKind = MultiplierKind.GENERIC,
+                 ram: MemoryKind = MemoryKind.GENERIC, fifo_depth: int = 0):
         folding = folding or Folding()
         self.grid, self.channels = tuple(grid), channels
         self.n_classes, self.box_rows, self.folding = n_classes, box_rows, folding
-        self.mul, self.ram, self.fifo_depth = mul, ram, fifo_depth
+        self.mul = MultiplierKind.parse(mul, "CofiberDetector mul")
+        self.ram = MemoryKind.parse(ram, "CofiberDetector ram")
+        self.fifo_depth = fifo_depth
         self.n_rows = n_classes + box_rows
         self.acc_width = acc_bits(channels)
         self.value_width = self.acc_width + 5
@@ -128,14 +137,3 @@ class CofiberDetector(wiring.Component):
         wiring.connect(m, thr.o, wiring.flipped(self.o))
         return m
 
-
-#: the UP5K's MAC array: 16 MACs per cycle from 8 weights per cycle (fpga/detector_design.py)
-UP5K_FOLDING = Folding(pixels=2, rows=4, lanes=2)
-#: a wide profile for fast simulation of full frames: 384 MACs per cycle, 84 rows in 14 passes
-SIM_FOLDING = Folding(pixels=4, rows=6, lanes=16)
-#: FIFO entries between the classifier and the bands in the wide profile. There the classifier
-#: needs 2,688 cycles per 4×4 block, and the bands stage refuses input for up to 756 cycles
-#: while it emits a block's bands: without a FIFO the classifier waits on it, 413,667 cycles
-#: per 40×40×768 frame (1.54 × the MAC bound of 268,800); 64 entries give 289,852, 128 give
-#: 270,743 (1.007 ×), measured in Verilator with the regression's stalls
-SIM_FIFO_DEPTH = 128

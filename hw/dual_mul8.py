@@ -19,9 +19,9 @@ from amaranth import Cat, ClockSignal, Const, Instance, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["DualMul8", "IMPLEMENTATIONS", "ICESTORM_DSP_BLACKBOX"]
+from .detector_profile import MultiplierKind
 
-IMPLEMENTATIONS = ("generic", "sb_mac16", "icestorm_dsp")
+__all__ = ["DualMul8", "ICESTORM_DSP_BLACKBOX"]
 
 _BUSES = {"A": 16, "B": 16, "C": 16, "D": 16, "O": 32}
 _SCALAR_IN = ("CLK", "CE", "AHOLD", "BHOLD", "CHOLD", "DHOLD", "IRSTTOP", "IRSTBOT", "ORSTTOP",
@@ -35,7 +35,7 @@ _PARAMS = {"NEG_TRIGGER": 1, "C_REG": 1, "A_REG": 1, "B_REG": 1, "D_REG": 1,
            "MODE_8x8": 1, "A_SIGNED": 1, "B_SIGNED": 1}
 
 #: A yosys blackbox for nextpnr-ice40's packed DSP cell, whose bus pins are single bits named
-#: ``A_0`` ... (read it before a netlist that uses ``impl="icestorm_dsp"``).
+#: ``A_0`` ... (read it before a netlist that uses :attr:`MultiplierKind.ICESTORM_DSP`).
 ICESTORM_DSP_BLACKBOX = (
     "(* blackbox *)\nmodule ICESTORM_DSP(\n"
     + ",\n".join(
@@ -62,9 +62,10 @@ class DualMul8(wiring.Component):
     their products at the next such edge (the SB_MAC16's input registers A/B and its 8×8
     product registers). A new pair of operands every cycle.
 
-    ``impl``: ``"generic"`` (Amaranth ``*``; for simulation and the ECP5),
-    ``"sb_mac16"`` (an iCE40 SB_MAC16 instance; checked against yosys's own model of the
-    cell in ``tests/test_detector_cocotb.py``) or ``"icestorm_dsp"`` (the same cell and
+    ``impl`` (:class:`~vitgates.hw.detector_profile.MultiplierKind`, or its value):
+    ``GENERIC`` (Amaranth ``*``; for simulation and the ECP5),
+    ``SB_MAC16`` (an iCE40 SB_MAC16 instance; checked against yosys's own model of the
+    cell in ``tests/test_detector_cocotb.py``) or ``ICESTORM_DSP`` (the same cell and
     configuration under nextpnr-ice40's packed name, for synthesis: ``synth_ice40 -dsp``
     rewrites every SB_MAC16 it meets into its own 16×16 configuration, discarding the 8×8
     mode, its registers and its clock, so the cell has to pass yosys as a blackbox,
@@ -79,15 +80,13 @@ class DualMul8(wiring.Component):
     p_lo: Out(signed(16))
     p_hi: Out(signed(16))
 
-    def __init__(self, impl: str = "generic"):
-        if impl not in IMPLEMENTATIONS:
-            raise ValueError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}")
-        self.impl = impl
+    def __init__(self, impl: MultiplierKind = MultiplierKind.GENERIC):
+        self.impl = MultiplierKind.parse(impl, "DualMul8 impl")
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        if self.impl == "generic":
+        if self.impl is MultiplierKind.GENERIC:
             regs = {n: Signal(signed(8), name=f"r_{n}") for n in ("a_lo", "a_hi", "b_lo", "b_hi")}
             with m.If(self.ce):
                 m.d.sync += [r.eq(getattr(self, n)) for n, r in regs.items()]
@@ -110,7 +109,7 @@ class DualMul8(wiring.Component):
                  "B": Cat(self.b_lo, self.b_hi), "C": Const(0, 16), "D": Const(0, 16)}
         ports.update({n: Const(0, 1) for n in _SCALAR_IN if n not in ports})
         kw = {f"p_{n}": Const(v, _PARAMS[n]) for n, v in params.items()}
-        if self.impl == "sb_mac16":
+        if self.impl is MultiplierKind.SB_MAC16:
             kw.update({f"i_{n}": v for n, v in ports.items()})
             kw["o_O"] = o
             m.submodules.mac = Instance("SB_MAC16", **kw)

@@ -37,6 +37,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..golden.detector import Folding
 from ..golden.detector_head import acc_bits
+from .detector_profile import MemoryKind, MultiplierKind
 from .dual_mul8 import DualMul8
 from .single_port_ram import SinglePortRAM
 
@@ -62,10 +63,12 @@ class Int8Classifier(wiring.Component):
     n_rows : int
         R, weight rows (84: 4 box rows then 80 classes, :func:`hw_row_order`).
     folding : Folding
-    mul : str
-        :class:`DualMul8` implementation: ``"generic"`` or ``"sb_mac16"``.
-    ram : str
-        weight memory (:class:`SinglePortRAM`): ``"generic"`` or ``"spram"``.
+    mul : MultiplierKind
+        :class:`DualMul8` implementation (:class:`~vitgates.hw.detector_profile.
+        MultiplierKind`).
+    ram : MemoryKind
+        weight memory (:class:`SinglePortRAM`; :class:`~vitgates.hw.detector_profile.
+        MemoryKind`).
 
     Attributes
     ----------
@@ -79,12 +82,14 @@ class Int8Classifier(wiring.Component):
     """
 
     def __init__(self, *, channels: int, n_rows: int, folding: Folding | None = None,
-                 mul: str = "generic", ram: str = "generic"):
+                 mul: MultiplierKind = MultiplierKind.GENERIC,
+                 ram: MemoryKind = MemoryKind.GENERIC):
         folding = folding or Folding()
         if n_rows < 1:
             raise ValueError("n_rows must be positive")
         self.channels, self.n_rows, self.folding = channels, n_rows, folding
-        self.mul, self.ram = mul, ram
+        self.mul = MultiplierKind.parse(mul, "Int8Classifier mul")
+        self.ram = MemoryKind.parse(ram, "Int8Classifier ram")
         self.wpp = folding.words_per_pass(channels)
         self.n_passes = folding.passes(n_rows)
         self.depth = folding.depth(n_rows, channels)

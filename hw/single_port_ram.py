@@ -2,7 +2,7 @@
 
 The detector's weights (64,512 INT8 values for 84 rows × 768 channels) fit only in the
 UP5K's four 256-Kbit SPRAMs. yosys infers SPRAM only for a memory without initial contents,
-and an Amaranth ``Memory`` always has them, so the ``"spram"`` implementation instantiates
+and an Amaranth ``Memory`` always has them, so the ``SPRAM`` implementation instantiates
 ``SB_SPRAM256KA`` cells itself: ``width / 16`` of them side by side, one per 16 bits.
 """
 
@@ -11,9 +11,10 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SinglePortRAM", "IMPLEMENTATIONS", "SPRAM_DEPTH", "SPRAM_WIDTH"]
+from .detector_profile import MemoryKind
 
-IMPLEMENTATIONS = ("generic", "spram")
+__all__ = ["SinglePortRAM", "SPRAM_DEPTH", "SPRAM_WIDTH"]
+
 SPRAM_DEPTH = 16384
 SPRAM_WIDTH = 16
 
@@ -33,15 +34,14 @@ class SinglePortRAM(wiring.Component):
         Holds its value over cycles without a read; undefined after a write (the SPRAM
         model drives X there), so a reader must read again after writing.
 
-    ``impl``: ``"generic"`` (an Amaranth ``Memory``: simulation, ECP5 block RAM) or
-    ``"spram"`` (iCE40 UltraPlus ``SB_SPRAM256KA``; ``width`` a multiple of 16 and at most
-    64, ``depth`` at most 16,384).
+    ``impl`` (:class:`~vitgates.hw.detector_profile.MemoryKind`, or its value): ``GENERIC``
+    (an Amaranth ``Memory``: simulation, ECP5 block RAM) or ``SPRAM`` (iCE40 UltraPlus
+    ``SB_SPRAM256KA``; ``width`` a multiple of 16 and at most 64, ``depth`` at most 16,384).
     """
 
-    def __init__(self, *, width: int, depth: int, impl: str = "generic"):
-        if impl not in IMPLEMENTATIONS:
-            raise ValueError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}")
-        if impl == "spram" and (width % SPRAM_WIDTH or width > 4 * SPRAM_WIDTH
+    def __init__(self, *, width: int, depth: int, impl: MemoryKind = MemoryKind.GENERIC):
+        impl = MemoryKind.parse(impl, "SinglePortRAM impl")
+        if impl is MemoryKind.SPRAM and (width % SPRAM_WIDTH or width > 4 * SPRAM_WIDTH
                                 or depth > SPRAM_DEPTH):
             raise ValueError(f"SPRAM: width must be 16, 32, 48 or 64 and depth at most "
                              f"{SPRAM_DEPTH}, got {width} x {depth}")
@@ -56,7 +56,7 @@ class SinglePortRAM(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        if self.impl == "generic":
+        if self.impl is MemoryKind.GENERIC:
             m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[])
             wr = mem.write_port()
             rd = mem.read_port()

@@ -9,8 +9,9 @@ grids, COCO mAP through pycocotools, agreement tables and plots (``regress-detec
   (:func:`~vitgates.golden.detector.decode_detections`) and put through the same NMS.
 - **RTL / gate**: :class:`~vitgates.hw.cofiber_detector.CofiberDetector` at the wide
   simulation folding (RTL and the ``generic-dsp`` netlist, whose multipliers are hard cells:
-  :data:`WIDE_NETLISTS`) and at the narrower gate-level folding (the all-gates ``generic``
-  netlist and the vendor ones, :func:`gate_folding`):
+  the profiles ``rtl`` and ``generic-dsp`` of :mod:`vitgates.hw.detector_profile`) and at
+  the narrower gate-level folding (the all-gates ``generic`` netlist and the vendor ones:
+  the profile ``gate``, :func:`gate_folding`):
   the weights written through ``w_write``, the thresholds through ``t_write``
   (derived for the regression's low score cut: the threshold register is set low so that
   mAP sees the whole precision–recall curve), then every frame; its records are compared
@@ -32,15 +33,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import VitgatesError
+from ..hw.detector_profile import PROFILES, detector_profile
 from .regress_report import Check, LevelRun, Regression, not_run_check, simulate
 
 __all__ = [
     "DETECTOR_DESIGNS",
-    "DEFAULT_SIM_FOLDING",
     "GATE_OPT_FAST",
-    "GATE_SIM_FOLDING",
     "GridData",
-    "WIDE_NETLISTS",
     "add_head_options",
     "available",
     "benchmark",
@@ -55,25 +54,10 @@ __all__ = [
 ]
 
 DETECTOR_DESIGNS = ("detector",)
-#: pixels, rows, lanes of the MAC array in simulation when the hardware names no profile of
-#: its own: 64 MACs per cycle, 1.6 million cycles per 40×40×768 frame
-DEFAULT_SIM_FOLDING = (4, 4, 4)
-#: pixels, rows, lanes of the MAC array in gate-level simulation: 64 MACs per cycle. A wider
-#: array is proportionally more gates for fewer cycles, and the netlist's C++ build grows
-#: faster than that: at the wide simulation profile (384 MACs) the generic netlist is ~204k
-#: cells, synthesised in ~3 min, built in ~8.5 min at -O1 (its -O2 build did not finish in
-#: 16 minutes) and runs a 40×40×768 frame in ~105 s; at 4,4,4 it is ~39k cells,
-#: synthesised in ~40 s, built in ~65 s at -O1, ~30 s per frame (1.66 million cycles),
-#: decisions identical to the INT8 model in both (a loaded two-core machine)
-GATE_SIM_FOLDING = (4, 4, 4)
 #: C++ optimisation of a detector netlist's per-cycle code (Harness ``opt_fast``): at 4,4,4
 #: the generic netlist builds in ~65 s at -O1 against ~120 s at -O2 and runs a frame in the
 #: same ~30 s
 GATE_OPT_FAST = "-O1"
-#: netlists simulated at the wide simulation folding rather than the gate-level one: with
-#: its 384 multipliers as hard cells, the generic-dsp netlist is ~51k cells, built in ~1.5 min
-#: and run at ~7 s per frame (benchmarks/bench_regress.py)
-WIDE_NETLISTS = ("generic-dsp",)
 
 
 def available() -> bool:
@@ -102,7 +86,7 @@ def add_head_options(parser) -> None:
 
 def sim_folding(spec: str | None = None):
     """The MAC-array folding the regression simulates: ``spec`` ("P,R,L"), else the
-    hardware's simulation profile where it names one, else :data:`DEFAULT_SIM_FOLDING`."""
+    folding of the ``rtl`` profile (:mod:`vitgates.hw.detector_profile`)."""
     from ..golden import detector as gd
 
     if spec:
@@ -112,21 +96,14 @@ def sim_folding(spec: str | None = None):
         except ValueError as e:
             raise VitgatesError(f"--detector-folding: expected P,R,L, got {spec!r} ({e})") \
                 from None
-    for mod in ("vitgates.hw.cofiber_detector", "vitgates.golden.detector"):
-        import importlib
-
-        m = importlib.import_module(mod)
-        for name in ("SIM_FOLDING", "WIDE_FOLDING", "SIMULATION_FOLDING"):
-            f = getattr(m, name, None)
-            if isinstance(f, gd.Folding):
-                return f
-    return gd.Folding(*DEFAULT_SIM_FOLDING)
+    return detector_profile("rtl").folding
 
 
 def gate_folding(spec: str | None = None, rtl_spec: str | None = None):
     """The MAC-array folding of the gate-level runs: ``spec`` ("P,R,L",
     ``--detector-gate-folding``), else ``rtl_spec`` (``--detector-folding``, when one was
-    named: then RTL and netlists share it), else :data:`GATE_SIM_FOLDING`."""
+    named: then RTL and netlists share it), else the folding of the ``gate`` profile
+    (:mod:`vitgates.hw.detector_profile`)."""
     from ..golden import detector as gd
 
     if spec:
@@ -138,7 +115,7 @@ def gate_folding(spec: str | None = None, rtl_spec: str | None = None):
                                 f"({e})") from None
     if rtl_spec:
         return sim_folding(rtl_spec)
-    return gd.Folding(*GATE_SIM_FOLDING)
+    return detector_profile("gate").folding
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -332,15 +309,14 @@ class DetectorStimulus:
 
 def sim_fifo_depth(folding, channels: int, n_rows: int) -> int:
     """FIFO entries between the classifier and the bands for a simulated ``folding``:
-    :data:`~vitgates.hw.cofiber_detector.SIM_FIFO_DEPTH` where the classifier is fast enough
-    to wait on the bands stage (its cycles per 4×4 block under twice the bands stage's
-    ``16·R/P + 21·R``, as in the wide profile), else none (the narrow foldings never wait)."""
-    from ..hw.cofiber_detector import SIM_FIFO_DEPTH
-
+    the FIFO of the ``rtl`` profile (:mod:`vitgates.hw.detector_profile`) where the
+    classifier is fast enough to wait on the bands stage (its cycles per 4×4 block under
+    twice the bands stage's ``16·R/P + 21·R``, as in that profile), else none (the narrow
+    foldings never wait)."""
     P = folding.pixels
     classifier = (16 // P) * folding.words_per_pass(channels) * folding.passes(n_rows)
     bands = 16 * n_rows // P + 21 * n_rows
-    return SIM_FIFO_DEPTH if classifier < 2 * bands else 0
+    return detector_profile("rtl").fifo_depth if classifier < 2 * bands else 0
 
 
 def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
@@ -465,9 +441,9 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     outcomes, skipped, failed = [], [], []
     stims = {}  # level key -> the stimulus (and folding) it ran with
     # RTL at the simulation folding; netlists at the gate-level one, their per-cycle C++
-    # compiled at GATE_OPT_FAST
-    # (generic-dsp, whose multipliers are hard cells, at the simulation folding: WIDE_NETLISTS)
-    wide = [lv for lv in sims if lv.level != "rtl" and lv.netlist in WIDE_NETLISTS]
+    # compiled at GATE_OPT_FAST; a netlist with a profile of its own (generic-dsp, whose
+    # multipliers are hard cells; the profile shares the RTL's folding) at the simulation one
+    wide = [lv for lv in sims if lv.level != "rtl" and lv.netlist in PROFILES]
     groups = [(folding, [lv for lv in sims if lv.level == "rtl"], {}),
               (folding, wide, {"opt_fast": GATE_OPT_FAST}),
               (gfold, [lv for lv in sims if lv.level != "rtl" and lv not in wide],

@@ -25,7 +25,8 @@ from vitgates.golden.detector import (
     random_head,
     ref_detect,
 )
-from vitgates.hw.cofiber_detector import SIM_FOLDING, CofiberDetector
+from vitgates.hw.cofiber_detector import CofiberDetector
+from vitgates.hw.detector_profile import MultiplierKind, detector_profile
 from vitgates.hw.dual_mul8 import DualMul8
 from vitgates.sim.netlist import synthesise_netlist
 from vitgates.sim.runner import available_simulators, build_dir, run_cocotb, write_verilog
@@ -173,7 +174,8 @@ def test_detector_netlist(family, simulator):
 def test_detector_full_frame(simulator):
     """One 40×40×768 frame, 80 classes + 4 box rows, in the wide simulation profile:
     every band fires and every record equals the golden model's."""
-    args = run_detector("detector-40x40x768", simulator, (40, 40, 768), SIM_FOLDING, 4,
+    args = run_detector("detector-40x40x768", simulator, (40, 40, 768),
+                        detector_profile("rtl").folding, 4,
                         "random", n_frames=1, K=80, pause_in=0.1, pause_out=0.3, seed=11,
                         fire=0.002)
     assert args["n_records"] > 100
@@ -193,7 +195,7 @@ def _cells_sim() -> Path:
 def test_dual_mul8_on_the_sb_mac16_model(simulator):
     name = "dual-mul8-sb-mac16"
     d = build_dir(name, simulator)
-    src = write_verilog(DualMul8("sb_mac16"), d / "top.v")
+    src = write_verilog(DualMul8(MultiplierKind.SB_MAC16), d / "top.v")
     cells = d / "cells_sim.v"
     shutil.copyfile(_cells_sim(), cells)
     extra = ["-Wno-lint", "-Wno-MULTIDRIVEN", "--timing"]
@@ -207,9 +209,9 @@ def test_cycle_bench_counts_what_amaranth_sim_counts():
     must count exactly the cycles amaranth.sim counts for the same design."""
     from amaranth.sim import Simulator
 
-    from vitgates.fpga.detector_design import CycleBench, Profile, _detector, measure_cycles
+    from vitgates.fpga.detector_design import CycleBench, _detector, measure_cycles
 
-    p = Profile(Folding(2, 4, 2), "generic", "generic")
+    p = detector_profile(board="icebreaker").simulated()
     kw = {"n_classes": 6, "box_rows": 4}
     n = measure_cycles(p, (4, 8), 8, **kw)
     bench = CycleBench(_detector(p, (4, 8), 8, sim=True, **kw))

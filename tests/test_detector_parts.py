@@ -8,6 +8,7 @@ import pytest
 from amaranth import signed
 from amaranth.sim import Simulator
 
+from vitgates.hw.detector_profile import MemoryKind, MultiplierKind
 from vitgates.hw.dual_mul8 import DualMul8
 from vitgates.hw.single_port_ram import SinglePortRAM
 from vitgates.hw.skid_buffer import SkidBuffer
@@ -87,13 +88,13 @@ def test_single_port_ram_generic():
 
 def test_single_port_ram_spram_limits():
     with pytest.raises(ValueError, match="SPRAM"):
-        SinglePortRAM(width=24, depth=16, impl="spram")
+        SinglePortRAM(width=24, depth=16, impl=MemoryKind.SPRAM)
     with pytest.raises(ValueError, match="impl"):
         SinglePortRAM(width=16, depth=16, impl="bram")
 
 
 def test_dual_mul8_generic_every_extreme_and_random():
-    dut = DualMul8("generic")
+    dut = DualMul8(MultiplierKind.GENERIC)
     ext = [-128, -127, -1, 0, 1, 126, 127]
     rng = random.Random(3)
     pairs = [(a, b, c, d) for a in ext for b in ext for c, d in ((b, a), (a, a))]

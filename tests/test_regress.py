@@ -191,9 +191,10 @@ def test_detector_gate_folding():
     named, else at the narrow gate-level profile; a malformed one is one clear error."""
     from vitgates.errors import VitgatesError
     from vitgates.golden.detector import Folding
-    from vitgates.sim.regress_detector import GATE_SIM_FOLDING, gate_folding
+    from vitgates.hw.detector_profile import detector_profile
+    from vitgates.sim.regress_detector import gate_folding
 
-    assert gate_folding() == Folding(*GATE_SIM_FOLDING)
+    assert gate_folding() == detector_profile("gate").folding
     assert gate_folding(None, "2,4,2") == Folding(2, 4, 2)
     assert gate_folding("4,4,8", "2,4,2") == Folding(4, 4, 8)
     with pytest.raises(VitgatesError, match="--detector-gate-folding"):
@@ -204,12 +205,12 @@ def test_detector_sim_fifo():
     """The wide simulation profile gets the FIFO that keeps its classifier from waiting on
     the bands stage (413,667 cycles per frame without, 270,743 with: hw/cofiber_detector.py);
     the narrow gate-level folding, 7 times slower than the bands, none."""
-    from vitgates.golden.detector import Folding
-    from vitgates.hw.cofiber_detector import SIM_FIFO_DEPTH, SIM_FOLDING
-    from vitgates.sim.regress_detector import GATE_SIM_FOLDING, sim_fifo_depth
+    from vitgates.hw.detector_profile import detector_profile
+    from vitgates.sim.regress_detector import sim_fifo_depth
 
-    assert sim_fifo_depth(SIM_FOLDING, 768, 84) == SIM_FIFO_DEPTH > 0
-    assert sim_fifo_depth(Folding(*GATE_SIM_FOLDING), 768, 84) == 0
+    rtl = detector_profile("rtl")
+    assert sim_fifo_depth(rtl.folding, 768, 84) == rtl.fifo_depth > 0
+    assert sim_fifo_depth(detector_profile("gate").folding, 768, 84) == 0
 
 
 def test_payload_round_trip():
