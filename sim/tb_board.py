@@ -2,8 +2,10 @@
 malformed byte streams (with and without the detector), and a socket bridge that lets the
 host client talk to the simulated board.
 
-Run through :func:`vitgates.sim.runner.run_cocotb` (``tests/test_board_cocotb.py``) with
-arguments:
+The UART model on the pins is :mod:`vitgates.sim.uart_model`, the drivers of the top and of
+the core harness are in :mod:`vitgates.sim.board_drivers`, the socket bridge is
+:mod:`vitgates.sim.board_bridge`. Run through :func:`vitgates.sim.runner.run_cocotb`
+(``tests/test_board_cocotb.py``) with arguments:
 
 - ``config`` (PersonConfig as a dict), ``form``: the classifier baked into the bitstream;
 - ``info``: the INFO payload the board must report, hex (it fixes the reference model);
