@@ -3,7 +3,7 @@
 This module is the specification of the link the board tops implement (docs/link.md is
 its prose). The gateware (``hw/deframer.py``, ``hw/framer.py``, ``hw/link_controller.py``,
 ``hw/link_status.py``) equals :class:`LinkModel` byte for byte; the host client
-(``fpga/host.py``) builds its frames with :func:`encode_frame` and parses the board's
+(``host/client.py``) builds its frames with :func:`encode_frame` and parses the board's
 replies with :class:`Deframer`. numpy and the standard library only.
 
 A frame, in both directions::

@@ -44,6 +44,9 @@ __all__ = [
     "available",
     "benchmark",
     "coco_eval",
+    "coco_results",
+    "compare_records",
+    "detector_heads",
     "detector_stimulus",
     "gate_folding",
     "load_grids",
@@ -72,7 +75,7 @@ def available() -> bool:
 
 def add_head_options(parser) -> None:
     """The detector-head options that ``vitgates regress`` and ``vitgates host`` share
-    (read by :func:`_heads`)."""
+    (read by :func:`detector_heads`)."""
     parser.add_argument("--detector-float", metavar="FILE",
                         help="detector: float detection head (safetensors, vitgates train "
                         "detector); default on synthetic data: fitted in closed form")
@@ -186,8 +189,12 @@ def load_grids(features=None, annotations=None, n=None, seed: int = 0) -> GridDa
                     int(m["resolution"]), scales)
 
 
-def _heads(opts, data: GridData, score_thresh: float):
-    """``(float head, INT8 head with thresholds for score_thresh, provenance)``."""
+def detector_heads(opts, data: GridData, score_thresh: float):
+    """``(float head, INT8 head with thresholds for score_thresh, provenance)`` as the
+    options of :func:`add_head_options` name them: the float head of ``--detector-float``,
+    else (synthetic data, no ``--features``) one fitted in closed form on other synthetic
+    images; the INT8 head of ``--detector-head``, else the float head quantised at a feature
+    scale chosen on the first grids of ``data``."""
     from ..golden.detector import quantize_head, with_score_thresh
     from ..golden.detector_float import FloatDetectorHead, choose_feature_scale
     from ..golden.detector_head import load_head
@@ -343,8 +350,10 @@ def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
     return DetectorStimulus(det, streams, Stream("o", ol.size), weights, thresholds, ol, end[1])
 
 
-def _compare(step: str, got: list, want: list) -> Check:
-    """Records of every frame, field by field and in order."""
+def compare_records(step: str, got: list, want: list) -> Check:
+    """The check ``step``: the detection records of every frame in ``got`` against those of
+    ``want`` (per frame, arrays of :func:`~vitgates.golden.detector.detection_dtype`), field
+    by field and in order; the note names the first difference."""
     compared = identical = 0
     note = ""
     for f, (g, w) in enumerate(zip(got, want, strict=False)):
@@ -366,7 +375,9 @@ def _compare(step: str, got: list, want: list) -> Check:
                  identical == compared and len(got) == len(want), note)
 
 
-def _results(image_id, det, scale) -> list:
+def coco_results(image_id, det, scale) -> list:
+    """Decoded detections ``det`` of one image as pycocotools results, boxes scaled by
+    ``scale`` (:func:`~vitgates.golden.detector_float.detections_to_coco`)."""
     from ..golden.detector_float import detections_to_coco
 
     return detections_to_coco(int(image_id), det, scale)
@@ -388,7 +399,7 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     score = opts.score_thresh
     data = load_grids(getattr(opts, "features", None), getattr(opts, "annotations", None),
                       opts.detector_images, opts.data_seed)
-    fh, h8, source = _heads(opts, data, score)
+    fh, h8, source = detector_heads(opts, data, score)
     folding = sim_folding(getattr(opts, "detector_folding", None))
     gfold = gate_folding(getattr(opts, "detector_gate_folding", None),
                          getattr(opts, "detector_folding", None))
@@ -411,7 +422,7 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
         d = fh.detect(g, score_thresh=score)
         f_time += time.perf_counter() - t
         f_dets[i] = d
-        f_res += _results(i, d, data.scale(i))
+        f_res += coco_results(i, d, data.scale(i))
         if prog is not None:
             prog.advance(task)
         t = time.perf_counter()
@@ -420,7 +431,7 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
         d8 = postprocess(decode_detections(r, h8, (H, W)))
         i_time += time.perf_counter() - t
         i_recs[i], i_dets[i] = r, d8
-        i_res += _results(i, d8, data.scale(i))
+        i_res += coco_results(i, d8, data.scale(i))
         if prog is not None:
             prog.advance(task)
     fm, f_curve = coco_eval(data.coco, f_res, ids)
@@ -480,7 +491,7 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
         res, dets = [], {}
         for i, rec in zip(ids[:k].tolist(), frames, strict=False):
             dets[i] = postprocess(decode_detections(rec, h8, (H, W)))
-            res += _results(i, dets[i], data.scale(i))
+            res += coco_results(i, dets[i], data.scale(i))
         m, curve = coco_eval(data.coco, res, ids[:k])
         reg.add_level(LevelRun(
             lv.level, lv.label, k, {**m, "detections": len(res)}, oc.seconds,
@@ -490,13 +501,14 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
                    "cycles_per_image": round(oc.cycles / max(k, 1), 1),
                    "records": sum(len(f) for f in frames),
                    "folding": [fold.pixels, fold.rows, fold.lanes]}))
-        reg.add_check(_compare(f"{lv.label} vs INT8", frames, want[:k]))
+        reg.add_check(compare_records(f"{lv.label} vs INT8", frames, want[:k]))
         if lv.level == "rtl":
             rtl[lv.simulator] = frames
         elif lv.simulator in rtl:
             r = rtl[lv.simulator]
             m_ = min(len(r), k)
-            reg.add_check(_compare(f"{lv.label} vs RTL ({lv.simulator})", frames[:m_], r[:m_]))
+            reg.add_check(compare_records(f"{lv.label} vs RTL ({lv.simulator})", frames[:m_],
+                                          r[:m_]))
         if top_dets is None and lv.level == "gate" and k == n:
             top_dets, top_curve, top_label = dets, curve, lv.label
     for note in notes:
@@ -559,7 +571,7 @@ def benchmark(frames: int, netlists, threads=(1,)) -> int:
     opts = argparse.Namespace(data_seed=0, detector_float=None, detector_head=None,
                               features=None)
     data = load_grids(None, None, frames, 0)
-    _, h8, _ = _heads(opts, data, 0.05)
+    _, h8, _ = detector_heads(opts, data, 0.05)
     from ..golden.detector import ref_detect
     from ..golden.quant import quantize
 
@@ -591,7 +603,7 @@ def benchmark(frames: int, netlists, threads=(1,)) -> int:
         c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = c1.ru_utime + c1.ru_stime - c0.ru_utime - c0.ru_stime
         got = stim.records(r.outputs)
-        c = _compare("x", got, want)
+        c = compare_records("x", got, want)
         cells = sum(net.cells.values()) if net else 0
         print(f"{label:<34}{cells:>8}{(net.seconds if net else 0):>9.1f}"
               f"{(h.build_seconds if h.rebuilt else 0):>9.1f}{r.seconds:>8.2f}"

@@ -2,8 +2,10 @@
 malformed byte streams (with and without the detector), and a socket bridge that lets the
 host client talk to the simulated board.
 
-Run through :func:`vitgates.sim.runner.run_cocotb` (``tests/test_board_cocotb.py``) with
-arguments:
+The UART model on the pins is :mod:`vitgates.sim.uart_model`, the drivers of the top and of
+the core harness are in :mod:`vitgates.sim.board_drivers`, the socket bridge is
+:mod:`vitgates.sim.board_bridge`. Run through :func:`vitgates.sim.runner.run_cocotb`
+(``tests/test_board_cocotb.py``) with arguments:
 
 - ``config`` (PersonConfig as a dict), ``form``: the classifier baked into the bitstream;
 - ``info``: the INFO payload the board must report, hex (it fixes the reference model);
@@ -51,17 +53,13 @@ Tests (pick one with ``testcase``):
 """
 
 import random
-import select
-import socket
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Event, FallingEdge, First, Timer
+from cocotb.triggers import Timer
 
 from ..golden.link import (
     MAGIC,
-    Deframer,
     Error,
     LinkModel,
     Packet,
@@ -72,11 +70,11 @@ from ..golden.link import (
     parse_status,
 )
 from ..golden.person_config import PersonConfig
+from .board_bridge import serve_tcp
+from .board_drivers import ChunkDriver, DetChunkDriver, reset, uart_pins
 from .runner import tb_args
 
-__all__ = ["UARTSource", "UARTSink"]
-
-DET_PACKETS = (Type.DETECTIONS, Type.FRAME_DONE)
+__all__ = []
 
 
 def _setup():
@@ -84,91 +82,6 @@ def _setup():
     cfg = PersonConfig.from_dict(a["config"])
     info = parse_info(bytes.fromhex(a["info"]))
     return a, LinkModel((cfg, a["form"]), info=info)
-
-
-async def _reset(dut, period_ns):
-    cocotb.start_soon(Clock(dut.clk, period_ns, unit="ns").start())
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
-    await ClockCycles(dut.clk, 4)
-
-
-async def _pins(dut, a):
-    """Reset the board top and put a UART model on its pins: ``(source on uart_rx, running
-    sink on uart_tx, ns a bit)``."""
-    bit_ns = a["period_ns"] * a["cycles_per_bit"]
-    await _reset(dut, a["period_ns"])
-    src = UARTSource(dut.uart_rx, bit_ns)
-    sink = UARTSink(dut.uart_tx, bit_ns)
-    cocotb.start_soon(sink.run())
-    return src, sink, bit_ns
-
-
-class UARTSource:
-    """Drive 8N1 bytes on a pin, ``bit_ns`` a bit."""
-
-    def __init__(self, pin, bit_ns):
-        self.pin = pin
-        self.bit_ns = bit_ns
-        self.pin.value = 1
-
-    async def send(self, data, *, stop=1):
-        for b in bytes(data):
-            for bit in (0, *(b >> k & 1 for k in range(8)), stop):
-                self.pin.value = bit
-                await Timer(self.bit_ns, unit="ns")
-        self.pin.value = 1
-
-
-class UARTSink:
-    """Receive 8N1 bytes from a pin; :attr:`packets` are the frames they form."""
-
-    def __init__(self, pin, bit_ns):
-        self.pin = pin
-        self.bit_ns = bit_ns
-        self.data = bytearray()
-        self.deframer = Deframer()
-        self.packets = []
-        self.changed = Event()
-        self.framing_errors = 0
-        self.last_ns = 0  # when the last byte arrived
-
-    async def run(self):
-        while True:
-            await FallingEdge(self.pin)
-            await Timer(self.bit_ns * 3 // 2, unit="ns")
-            b = 0
-            for k in range(8):
-                b |= int(self.pin.value) << k
-                await Timer(self.bit_ns, unit="ns")
-            if not int(self.pin.value):
-                self.framing_errors += 1
-            self.data.append(b)
-            self.packets += self.deframer.feed([b])
-            self.last_ns = cocotb.utils.get_sim_time("ns")
-            self.changed.set()
-
-    @property
-    def replies(self) -> list:
-        """The packets that answer frames (not the detector's)."""
-        return [p for p in self.packets if p.type not in DET_PACKETS]
-
-    @property
-    def detections(self) -> list:
-        return [p for p in self.packets if p.type in DET_PACKETS]
-
-    async def wait_packets(self, n, timeout_ns, count=None):
-        """Wait until ``count(self)`` (default: all packets) reaches ``n``."""
-        count = count or (lambda sink: len(sink.packets))
-        deadline = cocotb.utils.get_sim_time("ns") + timeout_ns
-        while count(self) < n:
-            left = deadline - cocotb.utils.get_sim_time("ns")
-            if left <= 0:
-                raise AssertionError(f"{len(self.packets)} reply packets, expected {n}: "
-                                     f"{self.packets[-3:]}")
-            self.changed.clear()
-            await First(self.changed.wait(), Timer(left, unit="ns"))
 
 
 def _compare(got, want, what):
@@ -184,7 +97,7 @@ async def top(dut):
     """The whole board top through its pins."""
     a, model = _setup()
     period = a["period_ns"]
-    src, sink, bit_ns = await _pins(dut, a)
+    src, sink, bit_ns = await uart_pins(dut, a["period_ns"], a["cycles_per_bit"])
     silence_ns = (a["timeout_cycles"] + 50) * period
     x = np.load(a["vectors"])
     want = []
@@ -241,7 +154,7 @@ async def detector(dut):
     a, model = _setup()
     shape = model.detector
     assert shape is not None, "this board top holds no detector"
-    src, sink, bit_ns = await _pins(dut, a)
+    src, sink, bit_ns = await uart_pins(dut, a["period_ns"], a["cycles_per_bit"])
     rng = np.random.default_rng(a.get("seed", 0))
     grids = [rng.integers(-128, 128, (*shape.grid, shape.channels)).astype(np.int8)
              for _ in range(2)]
@@ -328,61 +241,14 @@ def _mutate(rng, frame: bytes) -> bytes:
     return bytes(f)
 
 
-class _ChunkDriver:
-    """Bytes into the core harness a chunk at a time; its output bytes as packets."""
-
-    CHUNK = 64
-    WINDOW = 256
-
-    def __init__(self, dut, period, gap):
-        self.dut = dut
-        self.period = period
-        self.gap = gap
-        self.go = 0
-        self.seen = 0  # output bytes read so far
-        self.deframer = Deframer()
-        self.packets = []
-        dut.in_go.value = 0
-
-    async def send(self, data):
-        for k in range(0, len(data), self.CHUNK):
-            chunk = data[k:k + self.CHUNK]
-            self.dut.in_data.value = int.from_bytes(chunk, "little")
-            self.dut.in_len.value = len(chunk)
-            self.go ^= 1
-            self.dut.in_go.value = self.go
-            await Timer((len(chunk) * self.gap + 3) * self.period, unit="ns")
-            assert not int(self.dut.in_busy.value), "the core did not take its bytes"
-
-    def collect(self):
-        n = int(self.dut.o_count.value)
-        new = (n - self.seen) & 0xFFFF
-        if new > self.WINDOW:
-            raise AssertionError(f"{new} output bytes at once: more than the window")
-        if new:
-            window = int(self.dut.o_window.value).to_bytes(self.WINDOW, "little")
-            self.packets += self.deframer.feed(window[self.WINDOW - new:])
-        self.seen = n
-
-    async def wait_packets(self, n, what, budget_cycles=40_000, step=24):
-        waited = 0
-        self.collect()
-        while len(self.packets) < n:
-            if waited > budget_cycles:
-                raise AssertionError(f"{what}: {len(self.packets)} replies, expected {n}")
-            await Timer(step * self.period, unit="ns")
-            waited += step
-            self.collect()
-
-
 @cocotb.test()
 async def fuzz(dut):
     """Malformed byte streams into the link core; every reply as the model's."""
     a, model = _setup()
     rng = random.Random(a.get("seed", 0))
     period = a["period_ns"]
-    await _reset(dut, period)
-    drv = _ChunkDriver(dut, period, a["gap"])
+    await reset(dut, period)
+    drv = ChunkDriver(dut, period, a["gap"])
     want = []
     x = np.random.default_rng(a.get("seed", 0)).integers(-128, 128, (8, 768)).astype(np.int8)
     types = [Type.PING, Type.INFO, Type.CLASSIFY, Type.DET_GRID, 0x3F]
@@ -439,96 +305,10 @@ async def fuzz(dut):
 async def bridge(dut):
     """Serve the simulated board on a TCP port until the client disconnects."""
     a = tb_args()
-    src, sink, bit_ns = await _pins(dut, a)
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", a["port"]))
-    server.listen(1)
-    server.settimeout(300)
-    forward = Deframer()
-    events = 0  # frames and errors the board must answer
-    sent_back = 0
-    clients = 0
-    while True:  # a client that connects and leaves without a byte was a probe
-        conn, _ = server.accept()
-        conn.setblocking(False)
-        clients += 1
-        received = 0
-        queue = bytearray()
-        open_ = True
-        while open_ or queue:
-            # busy: replies owed, bytes to pass on, or the board sent lately (detections
-            # follow a grid's last frame without a request of their own)
-            now = cocotb.utils.get_sim_time("ns")
-            busy = (events > len(sink.replies) or sent_back < len(sink.data)
-                    or (sink.last_ns and now - sink.last_ns < 400 * bit_ns))
-            r, _, _ = select.select([conn], [], [], 0 if (busy or queue) else 0.02)
-            if r:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    open_ = False
-                queue += chunk
-                received += len(chunk)
-            if queue:
-                b = queue[:1]
-                del queue[:1]
-                events += len(forward.feed(b))
-                await src.send(b)
-            else:
-                await Timer(bit_ns, unit="ns")
-            if sent_back < len(sink.data):
-                try:
-                    conn.sendall(bytes(sink.data[sent_back:]))
-                except OSError:
-                    open_ = False
-                    queue.clear()
-                sent_back = len(sink.data)
-        conn.close()
-        if received:
-            break
-    server.close()
+    src, sink, bit_ns = await uart_pins(dut, a["period_ns"], a["cycles_per_bit"])
+    await serve_tcp(src, sink, bit_ns, a["port"])
     cocotb.log.info(f"bridge: {len(sink.packets)} packets sent to the client")
     assert all(isinstance(p, Packet) for p in sink.packets)
-
-
-class _DetChunkDriver(_ChunkDriver):
-    """:class:`_ChunkDriver` for a core with a detector: records may stream out while the
-    host sends, so the output is read after every chunk and pause step, and the packets are
-    kept apart as replies and detection packets (DETECTIONS, FRAME_DONE)."""
-
-    def __init__(self, dut, period, gap):
-        super().__init__(dut, period, gap)
-        self.replies = []
-        self.detections = []
-
-    def collect(self):
-        n = len(self.packets)
-        super().collect()
-        for p in self.packets[n:]:
-            (self.detections if p.type in DET_PACKETS else self.replies).append(p)
-
-    async def send(self, data):
-        for k in range(0, len(data), self.CHUNK):
-            await super().send(data[k:k + self.CHUNK])
-            self.collect()
-
-    async def pause(self, cycles, step=200):
-        while cycles > 0:
-            await Timer(min(cycles, step) * self.period, unit="ns")
-            cycles -= step
-            self.collect()
-
-    async def wait_for(self, n_replies, n_dets, what, budget_cycles=400_000, step=24):
-        waited = 0
-        self.collect()
-        while len(self.replies) < n_replies or len(self.detections) < n_dets:
-            if waited > budget_cycles:
-                raise AssertionError(f"{what}: {len(self.replies)} replies and "
-                                     f"{len(self.detections)} detection packets, expected "
-                                     f"{n_replies} and {n_dets}")
-            await Timer(step * self.period, unit="ns")
-            waited += step
-            self.collect()
 
 
 def _det_fuzz_payload(rng, shape, t, w, th):
@@ -566,8 +346,8 @@ async def fuzz_detector(dut):
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
     period = a["period_ns"]
-    await _reset(dut, period)
-    drv = _DetChunkDriver(dut, period, a["gap"])
+    await reset(dut, period)
+    drv = DetChunkDriver(dut, period, a["gap"])
     # the good sequences' grids and heads (SYNTHETIC)
     grids = [nrng.integers(-128, 128, (*shape.grid, shape.channels)).astype(np.int8)
              for _ in range(4)]

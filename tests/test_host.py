@@ -12,8 +12,8 @@ import serial
 
 from vitgates.cli import main
 from vitgates.errors import VitgatesError
-from vitgates.fpga.host import BoardLink
 from vitgates.golden.link import LinkInfo, LinkModel, Packet, Type
+from vitgates.host.client import BoardLink
 
 from board_sim import run_top
 
@@ -146,17 +146,19 @@ class _ModelBoard:
 def _model_run(tmp_path, det_shape, *extra, corrupt_record=None):
     import argparse
 
-    from vitgates.fpga import host
+    from vitgates.commands import host as command
+    from vitgates.host.detector import run_host_detector
+    from vitgates.host.report import write_board_report
 
     info = LinkInfo(person=False, detector=True, form=None, det_shape=det_shape,
                     det_fold=(4, 2))
     parser = argparse.ArgumentParser()
-    host.configure_parser(parser)
+    command.configure_parser(parser)
     args = parser.parse_args(["--design", "detector", "--port", "model", "-n", "3",
                               "--timeout", "5", "--reports", str(tmp_path), *extra])
-    rep, reg, passed = host.run_host_detector(
+    rep, reg, passed = run_host_detector(
         args, _ModelBoard(info, corrupt_record=corrupt_record))
-    host.write(rep, reg, args.reports)
+    write_board_report(rep, reg, args.reports)
     return json.loads((tmp_path / "regress-board-detector.json").read_text()), passed
 
 

@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "program a board with its bitstream (iceprog or openFPGALoader); --dry-run prints it",
     ),
     "host": (
-        "vitgates.fpga.host",
+        "vitgates.commands.host",
         "stream features to a board over its UART, compare its decisions, write a report",
     ),
     "person-config": (

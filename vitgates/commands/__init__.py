@@ -1,1 +1,2 @@
-"""The subcommands of ``vitgates``: each module's ``configure_parser`` and ``run``."""
+"""The command-line groups of ``vitgates``: one module per subcommand, each with
+``configure_parser(parser)`` and ``run(args) -> int`` (:mod:`vitgates.cli` dispatches)."""
