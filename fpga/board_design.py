@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..golden.link import frame_bytes, link_images_per_second, person_config_id
+from ..paths import build_path
 from .board_top import DEFAULT_BAUD, BoardTop
 from .boards import Board
 from .designs import PERSON_PIPELINE, BuildFiles, Design, _person_config, register
@@ -197,7 +198,6 @@ def board_report(opts, board: Board) -> dict:
 
 def _detector_report(opts, board: Board, info, shape) -> dict:
     import json
-    import os
 
     f = detector_args(board)["folding"]
     full, rest = divmod(shape.grid_bytes, info.max_payload)
@@ -219,8 +219,7 @@ def _detector_report(opts, board: Board, info, shape) -> dict:
     }
     if board.family == "ice40":
         # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
-        stat = (Path(os.environ.get("VITGATES_BUILD", "build")) / "synth"
-                / f"board-{board.name}" / "yosys-stat.json")
+        stat = build_path("synth", f"board-{board.name}", "yosys-stat.json")
         if stat.exists():
             cells = json.loads(stat.read_text()).get("design", {}).get("num_cells_by_type", {})
             out["dsp"] = int(cells.get("ICESTORM_DSP", 0)) + int(cells.get("SB_MAC16", 0))

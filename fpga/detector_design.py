@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..errors import VitgatesError
 from ..golden.detector import Folding
+from ..paths import build_path
 
 __all__ = ["PROFILES", "Profile", "DetectorSynthTop", "CycleBench", "measure_cycles",
            "detector_design"]
@@ -227,8 +228,6 @@ def measure_cycles(p: Profile, grid=GRID, channels=CHANNELS, *, workdir=None, **
 
 def _extra(opts, board) -> dict:
     import json
-    import os
-    from pathlib import Path
 
     from ..golden.detector_head import BOX_ROWS, NUM_CLASSES
 
@@ -251,8 +250,7 @@ def _extra(opts, board) -> dict:
     }
     if p.mul == "icestorm_dsp":
         # the DSPs pass yosys as ICESTORM_DSP blackboxes, which the generic count misses
-        stat = (Path(os.environ.get("VITGATES_BUILD", "build")) / "synth"
-                / f"detector-{board.name}" / "yosys-stat.json")
+        stat = build_path("synth", f"detector-{board.name}", "yosys-stat.json")
         if stat.exists():
             cells = json.loads(stat.read_text()).get("design", {}).get("num_cells_by_type", {})
             out["dsp"] = int(cells.get("ICESTORM_DSP", 0))

@@ -54,8 +54,8 @@ from ..golden.link import (
     parse_status,
     person_config_id,
 )
-from ..sim.regress_detector import add_head_options
-from ..sim.regress_report import Check, LevelRun, Regression, identical_check
+from ..regress.detector import add_head_options
+from ..regress.report import Check, LevelRun, Regression, identical_check
 
 __all__ = ["BoardLink", "BoardRegression", "open_port", "run_host", "run_host_detector",
            "write", "configure_parser", "run"]
@@ -241,7 +241,7 @@ def run_host(args, port=None) -> tuple[dict, Regression, bool]:
     from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select
     from ..golden.person_config import load_person_config
     from ..golden.quant import quantize
-    from ..sim.regress_person import load_float_threshold, load_pooled, person_metrics
+    from ..regress.person import load_float_threshold, load_pooled, person_metrics
 
     cfg = load_person_config(args.config) if args.config else default_person_config()
     with _connect(args, port) as (link, info):
@@ -402,7 +402,7 @@ def _grid_data(args, shape, n: int):
     """The grids the board runs: the cache's (``--features``), else the synthetic grid world
     at the board's grid (:func:`~vitgates.features.synthetic.grid_dataset`; at 40×40 the
     grids of ``vitgates regress``)."""
-    from ..sim.regress_detector import GridData, load_grids
+    from ..regress.detector import GridData, load_grids
 
     if args.features:
         data = load_grids(args.features, args.annotations, n, args.data_seed)
@@ -430,7 +430,7 @@ def run_host_detector(args, port=None) -> tuple[dict, Regression, bool]:
     (SYNTHETIC, no ground truth: records only)."""
     from ..golden.detector import decision_agreement, decode_detections, random_head, ref_detect
     from ..golden.quant import quantize
-    from ..sim.regress_detector import _compare, _heads, _results, coco_eval, postprocess
+    from ..regress.detector import _compare, _heads, _results, coco_eval, postprocess
 
     with _connect(args, port) as (link, info):
         shape = DetectorShape.from_info(info)
@@ -669,7 +669,7 @@ def write(rep: dict, reg, folder=None) -> tuple[Path, Path]:
     """Write the report as ``regress-board-<form>.{json,md}`` (in ``folder`` when given)."""
     name = f"regress-{rep['design']}"
     if folder is None:
-        from .reports import write_report
+        from ..reports import write_report
 
         return write_report(name, rep, reg.markdown(rep))
     from ..fileio import atomic_write_json, atomic_write_text

@@ -20,7 +20,6 @@ report.
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,16 +27,17 @@ import time
 from pathlib import Path
 
 from ..errors import VitgatesError
+from ..paths import build_root
+from ..reports import write_report
 from ..toolchain import require, tool_env
 from .boards import BOARDS, Board, get_board
 from .designs import DESIGNS, BuildFiles, get_design
-from .reports import write_report
 
 __all__ = ["synthesise", "configure_parser", "run"]
 
 
 def _build_root() -> Path:
-    return Path(os.environ.get("VITGATES_BUILD", "build"))
+    return build_root()
 
 
 # cell types -> report keys, per family

