@@ -27,8 +27,8 @@ from ..reports import write_report
 from ..sim.gatelevel import sim_levels
 from ..sim.netlist import DEFAULT_FAMILIES, FAMILIES
 from ..sim.runner import SIMULATORS
-from . import detector as regress_detector_module
 from .detector import DETECTOR_DESIGNS, regress_detector
+from .detector import available as detector_available
 from .person import load_float_threshold, load_pooled, regress_person
 from .report import progress
 
@@ -43,7 +43,7 @@ LEVELS = ("float", "int8", "rtl", "gate")
 
 
 def _detector_available() -> bool:
-    return regress_detector_module.available()
+    return detector_available()
 
 
 def available_designs() -> list[str]:

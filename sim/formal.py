@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..fileio import atomic_write_json, atomic_write_text
+from ..paths import build_root
 from .formal_rtl import rtl_checks
 
 __all__ = [
@@ -177,7 +178,7 @@ def build_coq(proofs_dir: Path, work: Path, *, timeout: int = 600) -> list[Check
 def run_checks(part: str = "all", *, quick: bool = False, root: Path | None = None,
                build: Path | None = None, log=print) -> list[CheckResult]:
     """Run the checks of ``part`` ("coq", "rtl" or "all"); log one line per check."""
-    build = Path(build or "build").resolve()
+    build = Path(build or build_root()).resolve()
     results = []
 
     def report(rs):

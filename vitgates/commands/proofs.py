@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..paths import build_root
 from ..sim.formal import run_checks, write_reports
 
 __all__ = ["configure_parser", "run"]
@@ -16,11 +17,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="which checks to run (default: all)")
     parser.add_argument("--quick", action="store_true",
                         help="RTL: one configuration and the shortest pipelines only")
-    parser.add_argument("--build", default="build", help="build folder (default: build)")
+    parser.add_argument("--build", default=None,
+                        help="build folder (default: $VITGATES_BUILD, else build)")
 
 
 def run(args) -> int:
-    build = Path(args.build).resolve()
+    build = Path(args.build or build_root()).resolve()
     t0 = time.monotonic()
     results = run_checks(args.part, quick=args.quick, build=build)
     seconds = time.monotonic() - t0

@@ -24,6 +24,7 @@ from ..golden.detector_head import load_head
 from ..golden.person import fit_synthetic_config
 from ..golden.person_config import load_person_config
 from ..golden.reference_vectors import write_detector_vectors, write_person_vectors
+from ..paths import build_path
 
 __all__ = ["configure_parser", "run"]
 
@@ -42,13 +43,17 @@ def _detector_run(args) -> int:
     else:
         h8 = quantize_head(fh.weight[:84], fh.bias[:84], choose_feature_scale(grids),
                            args.score_thresh, meta={"source": "reference vectors"})
-    path = write_detector_vectors(args.out, grids, h8, fh, dataset=ds.label, synthetic=True)
+    path = write_detector_vectors(_out(args), grids, h8, fh, dataset=ds.label, synthetic=True)
     meta = json.loads(path.read_text())
     print(f"detector vectors [synthetic]: {meta['n_grids']} grids of {ds.label}, "
           f"{meta['n_detections']} INT8 detections, INT8 vs float "
           f"{100 * meta['int8_vs_float_agreement']:.4f} % of {meta['decisions']} decisions; "
           f"wrote {path}")
     return 0
+
+
+def _out(args):
+    return args.out or build_path("vectors")
 
 
 def configure_parser(parser) -> None:
@@ -58,7 +63,8 @@ def configure_parser(parser) -> None:
     p.add_argument("--cache", help="feature cache with pooled features (default: synthetic)")
     p.add_argument("--seed", type=int, default=0, help="synthetic data seed")
     p.add_argument("-n", type=int, default=512, help="number of data vectors (default 512)")
-    p.add_argument("--out", default="build/vectors", help="output folder")
+    p.add_argument("--out", default=None,
+                   help="output folder (default: build/vectors under $VITGATES_BUILD)")
     d = sub.add_parser("detector", help="cofiber detector vectors (synthetic grids)")
     d.add_argument("--head", help="INT8 detector weight file (default: from the float head)")
     d.add_argument("--float", help="float detection head (default: fitted in closed form "
@@ -66,7 +72,8 @@ def configure_parser(parser) -> None:
     d.add_argument("--seed", type=int, default=0, help="synthetic data seed")
     d.add_argument("-n", type=int, default=2, help="number of grids (default 2)")
     d.add_argument("--score-thresh", type=float, default=0.05, help="score cut (default 0.05)")
-    d.add_argument("--out", default="build/vectors", help="output folder")
+    d.add_argument("--out", default=None,
+                   help="output folder (default: build/vectors under $VITGATES_BUILD)")
 
 
 def run(args) -> int:
@@ -83,7 +90,7 @@ def run(args) -> int:
         dataset, synthetic = ds.label, True
     cfg = (load_person_config(args.config) if args.config
            else fit_synthetic_config(seed=args.seed))
-    path = write_person_vectors(args.out, cfg, features, labels, dataset=dataset,
+    path = write_person_vectors(_out(args), cfg, features, labels, dataset=dataset,
                                 synthetic=synthetic)
     meta = json.loads(path.read_text())
     tag = " [synthetic]" if synthetic else ""
