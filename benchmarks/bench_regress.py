@@ -28,9 +28,10 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
+
+from vitgates.paths import BUILD_ENV, build_root
 
 __all__ = ["main"]
 
@@ -156,9 +157,9 @@ def _cocotb(args):
 
 def _detector(args):
     try:
-        from vitgates.sim import regress_detector
+        from vitgates.regress import detector as regress_detector
     except ImportError:
-        print("\ndetector: not built yet (vitgates.sim.regress_detector missing)")
+        print("\ndetector: not built yet (vitgates.regress.detector missing)")
         return 0
     if not regress_detector.available():
         print("\ndetector: not built yet")
@@ -191,8 +192,8 @@ def main(argv=None) -> int:
     args.forms = [f for f in args.forms.split(",") if f]
     args.netlists = [f for f in args.netlists.split(",") if f]
     if args.cold:
-        os.environ["VITGATES_BUILD"] = tempfile.mkdtemp(prefix="vitgates-bench-")
-    build = Path(os.environ.get("VITGATES_BUILD", "build"))
+        os.environ[BUILD_ENV] = tempfile.mkdtemp(prefix="vitgates-bench-")
+    build = build_root()
     print(f"all inputs are synthetic; build folder {build}; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     rc = 0 if args.skip_person else _person(args)

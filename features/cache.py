@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save
 
 from ..errors import VitgatesError
 from ..fileio import atomic_write_bytes, atomic_write_json
@@ -164,8 +166,6 @@ class FeatureCache:
 
         ``data`` maps every array named in the manifest to [n, *shape] of its dtype.
         """
-        from safetensors.numpy import save
-
         n = None
         out = {}
         for name, spec in self.arrays.items():
@@ -220,8 +220,6 @@ class FeatureCache:
         The file size is always checked against the manifest, and with ``verify`` its
         SHA-256 too; a shard that fails is refused with one line.
         """
-        from safetensors import safe_open
-
         entry = self.shards[index]
         p = self._check_shard(entry, verify)
         names = list(self.arrays) if names is None else list(names)

@@ -69,7 +69,7 @@ def _quiet(fn, *args):
 
 def load_coco(ann_file):
     """A ``pycocotools.coco.COCO`` index of an annotation file; one-line errors."""
-    from pycocotools.coco import COCO
+    from pycocotools.coco import COCO  # ~60 ms at import; most commands never read COCO
 
     path = Path(ann_file)
     if not path.is_file():
@@ -83,7 +83,7 @@ def load_coco(ann_file):
 def coco_from_dict(dataset: dict):
     """A ``COCO`` index built from an in-memory annotation dict (images, annotations,
     categories), without touching the disk."""
-    from pycocotools.coco import COCO
+    from pycocotools.coco import COCO  # ~60 ms at import; most commands never read COCO
 
     coco = COCO()
     coco.dataset = dataset

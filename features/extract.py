@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ..errors import VitgatesError
 from .cache import FeatureCache
+from .coco import load_coco, person_labels
 
 __all__ = ["IMAGE_SUFFIXES", "ImageItem", "coco_items", "extract", "folder_items"]
 
@@ -58,8 +61,6 @@ def folder_items(folder) -> list[ImageItem]:
 
 def coco_items(ann_file, image_dir) -> list[ImageItem]:
     """The images of a COCO split (pycocotools), sorted by id, with person labels."""
-    from .coco import load_coco, person_labels
-
     coco = load_coco(ann_file)
     image_dir = Path(image_dir)
     if not image_dir.is_dir():
@@ -108,8 +109,8 @@ def extract(
     Returns the cache. Unreadable images raise :class:`~vitgates.VitgatesError` naming
     the file; everything extracted before it stays cached.
     """
+    # torch, directly and through the backbone: optional, and only extraction needs it
     import torch
-    from PIL import Image, UnidentifiedImageError
 
     from ..golden.backbone import letterbox, preprocess
 
@@ -138,14 +139,6 @@ def extract(
             cache.append_shard({k: np.concatenate(v) for k, v in buf.items()})
             for v in buf.values():
                 v.clear()
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
 
     cols = (TextColumn("[bold]features"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeRemainingColumn())

@@ -32,9 +32,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_write_json
+from .cache import FeatureCache
 from .coco import COCO_CATEGORIES, categories_json
 
 __all__ = [
@@ -46,6 +49,7 @@ __all__ = [
     "fingerprint",
     "grid_dataset",
     "pooled_dataset",
+    "write_synthetic_cache",
 ]
 
 POOLED_NAME = "synthetic-pooled-v1"
@@ -307,3 +311,55 @@ def grid_dataset(
         "categories": categories_json(),
     }
     return ds
+
+
+def write_synthetic_cache(out, kind: str = "pooled", seed: int = 0, n: int | None = None,
+                          shard_size: int | None = None):
+    """Write the synthetic pooled set or grid world into a cache at ``out``; return it.
+
+    Grids are stored as float32 so the cache holds exactly what the generator makes; the
+    grid cache also gets ``annotations.json`` (COCO format) beside the manifest.
+    """
+    out = Path(out)
+    if kind == "pooled":
+        ds = pooled_dataset(n=n or 5000, seed=seed)
+        cache = FeatureCache.create(
+            out, backbone="synthetic", resolution=768, synthetic=True, dataset=ds.label,
+            arrays={"image_ids": {"shape": [], "dtype": "int64"},
+                    "pooled": {"shape": [ds.features.shape[1]], "dtype": "float32"},
+                    "person": {"shape": [], "dtype": "bool"}},
+            extra={"planted_pos": ds.planted_pos, "planted_neg": ds.planted_neg},
+        )
+        done = set(cache.image_ids.tolist())
+        step = shard_size or 1000
+        for s in range(0, len(ds), step):
+            sl = slice(s, s + step)
+            if set(ds.image_ids[sl].tolist()) <= done:
+                continue
+            cache.append_shard({"image_ids": ds.image_ids[sl], "pooled": ds.features[sl],
+                                "person": ds.person[sl]})
+        return cache
+    ds = grid_dataset(n_images=n or 64, seed=seed)
+    H, W = ds.grid_hw
+    cache = FeatureCache.create(
+        out, backbone="synthetic", resolution=ds.image_size, synthetic=True, dataset=ds.label,
+        arrays={"image_ids": {"shape": [], "dtype": "int64"},
+                "grid": {"shape": [H, W, 768], "dtype": "float32"},
+                "letterbox_scale": {"shape": [], "dtype": "float32"},
+                "orig_hw": {"shape": [2], "dtype": "int32"}},
+        extra={"annotations": "annotations.json"},
+    )
+    atomic_write_json(out / "annotations.json", ds.coco)
+    done = set(cache.image_ids.tolist())
+    step = shard_size or 16
+    for s in range(0, len(ds), step):
+        ids = ds.image_ids[s : s + step]
+        if set(ids.tolist()) <= done:
+            continue
+        cache.append_shard({
+            "image_ids": ids,
+            "grid": np.stack([ds.grid(int(i)) for i in ids]),
+            "letterbox_scale": np.ones(len(ids), np.float32),
+            "orig_hw": np.full((len(ids), 2), ds.image_size, np.int32),
+        })
+    return cache

@@ -1,4 +1,5 @@
-"""``vitgates flash``: program a board with the bitstream ``vitgates synth`` built.
+"""Programming a board with the bitstream ``vitgates synth`` built (``vitgates flash``,
+:mod:`vitgates.commands.flash`).
 
 The programmers are the usual open ones, found on PATH:
 
@@ -21,29 +22,28 @@ with one line naming what is missing and exits 2.
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import VitgatesError
 from ..paths import build_root
-from .boards import BOARDS, Board, get_board
+from .boards import Board
 from .build_key import sources_digest
 from .design import DesignOptions
 from .person_design import default_person_config
 from .synth import synthesise
 
-__all__ = ["PROGRAMMERS", "Bitstream", "find_bitstream", "programmer_command",
-           "configure_parser", "run"]
+__all__ = ["INSTALL_HINTS", "PROGRAMMERS", "Bitstream", "FlashPlan", "build_bitstream",
+           "find_bitstream", "plan", "programmer_command"]
 
 #: programmers per board family, in order of preference, and how to install them
 PROGRAMMERS = {
     "ice40": ("iceprog", "openFPGALoader"),
     "ecp5": ("openFPGALoader",),
 }
-_INSTALL = {
+#: how to install each programmer (Debian)
+INSTALL_HINTS = {
     "iceprog": "apt-get install fpga-icestorm",
     "openFPGALoader": "apt-get install openfpgaloader",
 }
@@ -144,61 +144,3 @@ def plan(board: Board, bitstream: Path, programmer: str = "auto", *,
     chosen = found[0] if found else choices[0]
     return FlashPlan(chosen, programmer_command(board, chosen, bitstream, sram=sram),
                      bitstream, bool(found))
-
-
-def configure_parser(parser):
-    parser.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
-    parser.add_argument("--design", default="board",
-                        help="the synthesised design to program (default: board, the "
-                        "bitstream with the host link)")
-    parser.add_argument("--bitstream", metavar="FILE",
-                        help="program this file instead of the built one")
-    parser.add_argument("--programmer", default="auto",
-                        choices=["auto", "iceprog", "openFPGALoader"],
-                        help="programmer to run (default: the first found on PATH)")
-    parser.add_argument("--sram", action="store_true",
-                        help="load the FPGA only (lost at power-off) instead of the flash")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print the build command (when the bitstream is missing or "
-                        "stale) and the programmer command, and run neither")
-
-
-def run(args) -> int:
-    board = get_board(args.board)
-    found = find_bitstream(board, args.design, args.bitstream)
-    p = plan(board, found.path, args.programmer, sram=args.sram)
-    line = shlex.join(p.command)
-    if args.dry_run:
-        if found.stale is not None:
-            print(shlex.join(found.build_command))
-        print(line)
-        if found.stale is not None:
-            print(f"(dry run: the bitstream would be built first: {found.stale})")
-        if not p.found:
-            print(f"(dry run: {p.programmer} is not on PATH; {_INSTALL[p.programmer]})")
-        return 0
-    if not p.found:
-        names = " or ".join(PROGRAMMERS[board.family] if args.programmer == "auto"
-                            else (args.programmer,))
-        raise VitgatesError(
-            f"no programmer for the {board.name}: {names} not found on PATH (install with "
-            + " or ".join(_INSTALL[n] for n in names.split(" or ")) + ")")
-    bitstream = found.path
-    if found.stale is not None:
-        print(f"building the bitstream first ({found.stale}): "
-              f"{shlex.join(found.build_command)}", flush=True)
-        bitstream = build_bitstream(board, args.design)
-        p = plan(board, bitstream, args.programmer, sram=args.sram)
-        line = shlex.join(p.command)
-    print(line, flush=True)
-    try:
-        proc = subprocess.run(p.command, capture_output=True, text=True, timeout=300)
-    except subprocess.TimeoutExpired:
-        raise VitgatesError(f"{p.programmer} did not finish within 300 s") from None
-    if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        last = lines[-1] if lines else "no output"
-        raise VitgatesError(f"{p.programmer} failed (exit {proc.returncode}): {last}; is the "
-                            f"{board.name} plugged in and its USB device accessible?")
-    print(f"programmed {board.name} with {bitstream}")
-    return 0

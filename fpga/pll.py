@@ -15,6 +15,7 @@ Both hold the ``sync`` domain in reset until the PLL reports lock (a
 from dataclasses import dataclass
 
 from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
 __all__ = ["ICE40PLLParams", "ECP5PLLParams", "ice40_pll_params", "ecp5_pll_params",
@@ -126,8 +127,6 @@ class BoardClock(Elaboratable):
                 o_PLLOUTGLOBAL=clk, o_LOCK=self.locked,
             )
         else:
-            from amaranth.lib import io
-
             m.submodules.clk_in = clk_in = io.Buffer("i", self.pin)
             m.submodules.pll = Instance(
                 "EHXPLLL",

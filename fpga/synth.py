@@ -22,7 +22,6 @@ the report.
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -30,19 +29,16 @@ import time
 from pathlib import Path
 
 from ..errors import VitgatesError
+from ..paths import build_root
+from ..reports import write_report
 from ..toolchain import require, tool_env
 from .boards import Board, get_board
 from .build_key import sources_digest
 from .design import BuildFiles, DesignOptions, SynthResult
 from .designs import get_design
 from .gates import count_gates
-from .reports import write_report
 
 __all__ = ["synthesise"]
-
-
-def _build_root() -> Path:
-    return Path(os.environ.get("VITGATES_BUILD", "build"))
 
 
 # cell types -> report keys, per family
@@ -150,7 +146,7 @@ def synthesise(design_name: str, board_name: str, opts: DesignOptions) -> dict:
     design = get_design(design_name)
     board = get_board(board_name)
     name = f"{design.name}-{board.name}"
-    workdir = _build_root() / "synth" / name
+    workdir = build_root() / "synth" / name
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)

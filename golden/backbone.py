@@ -24,6 +24,7 @@ A box in the original image maps to the canvas by multiplying it with the return
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from ..errors import VitgatesError
@@ -268,8 +271,6 @@ def eupe_vit(arch: str = "vitb16") -> EupeViT:
 
 def load_layout(path) -> dict[str, dict[str, list[int]]]:
     """The reference layout JSON: ``{"eupe_<arch>": {"tensors": {key: shape}}}``."""
-    import json
-
     d = json.loads(Path(path).read_text())
     return {k.removeprefix("eupe_"): v["tensors"] for k, v in d.items()}
 
@@ -279,8 +280,6 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
         raise VitgatesError(f"{path}: no such checkpoint file")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             sd = load_file(str(path))
         else:
             sd = torch.load(str(path), map_location="cpu", weights_only=True)
@@ -361,8 +360,6 @@ def letterbox(image, size: int = 640) -> tuple[np.ndarray, Letterbox]:
     ``pixels`` [size, size, 3] float32 in [0, 1] with the padding at the ImageNet mean
     colour, and the :class:`Letterbox` placement.
     """
-    from PIL import Image
-
     if size % (4 * PATCH):
         raise VitgatesError(f"input size {size} must be a multiple of {4 * PATCH}")
     if isinstance(image, np.ndarray):

@@ -50,7 +50,17 @@ from fractions import Fraction
 
 import numpy as np
 
+from ..features.coco import category_index
 from .cofiber import block_sum, check_grid, cofiber_bands, upsample
+from .detector_float import (
+    STRIDES,
+    Detections,
+    FloatDetectorHead,
+    band_locations,
+    decode_boxes,
+    float_decisions,
+)
+from .detector_float import cofiber_bands as float_bands
 from .detector_head import (
     BAND_FACTORS,
     BOX_ROWS,
@@ -364,8 +374,6 @@ def decode_detections(dets: np.ndarray, head: Int8DetectorHead, grid_hw):
     ``(stride/2)·exp(min(v, 8))`` from the location centre
     (:func:`~vitgates.golden.detector_float.decode_boxes`).
     """
-    from .detector_float import STRIDES, Detections, band_locations, decode_boxes
-
     K, B = head.n_classes, head.box_rows
     if not B:
         raise ValueError("the head has no box rows")
@@ -399,8 +407,6 @@ def decision_agreement(float_head, int8_head: Int8DetectorHead, grids) -> dict:
     score cut is ``int8_head.score_thresh``. Returns counts, ``agreement`` (identical
     decisions / all) and ``positive_jaccard`` (|both fire| / |either fires|).
     """
-    from .detector_float import float_decisions
-
     n = same = f_pos = i_pos = both = 0
     for g in grids:
         fd = float_decisions(float_head, g, int8_head.score_thresh)
@@ -429,10 +435,6 @@ def lstsq_head(ds, image_ids=None, *, negatives: int = 4000, ridge: float = 1.0,
     :func:`~vitgates.golden.detector_float.decode_boxes` turns back into the planted box.
     Returns a :class:`~vitgates.golden.detector_float.FloatDetectorHead` (84 rows).
     """
-    from ..features.coco import category_index
-    from .detector_float import FloatDetectorHead
-    from .detector_float import cofiber_bands as float_bands
-
     rng = np.random.default_rng(seed)
     ids = ds.image_ids if image_ids is None else image_ids
     pos_x, pos_cls, pos_box, neg_x = [], [], [], []

@@ -36,8 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pycocotools.cocoeval import COCOeval
+from safetensors import safe_open
+from safetensors.numpy import save
 
 from ..errors import VitgatesError
+from ..features.coco import CATEGORY_IDS, coco_from_dict
+from ..fileio import atomic_write_bytes
 
 __all__ = [
     "BOX_ROWS",
@@ -249,10 +254,6 @@ class FloatDetectorHead:
     def save(self, path) -> Path:
         """Write a safetensors file (``weight``, ``bias``; ``meta`` as JSON metadata),
         atomically."""
-        from safetensors.numpy import save
-
-        from ..features.cache import atomic_write_bytes
-
         path = Path(path)
         blob = save({"weight": self.weight, "bias": self.bias},
                     metadata={"format": FORMAT, "meta": json.dumps(self.meta)})
@@ -262,8 +263,6 @@ class FloatDetectorHead:
     @classmethod
     def load(cls, path) -> FloatDetectorHead:
         """Read a file written by :meth:`save`; one-line errors."""
-        from safetensors import safe_open
-
         path = Path(path)
         if not path.is_file():
             raise VitgatesError(f"{path}: no such float detector file")
@@ -323,8 +322,6 @@ def handover(head: FloatDetectorHead, feature_scale: float) -> dict:
 def detections_to_coco(image_id: int, det: Detections, scale: float = 1.0) -> list[dict]:
     """COCO result entries of one image; boxes divided by the letterbox ``scale`` to get
     back to original-image pixels (1.0 for the synthetic world)."""
-    from ..features.coco import CATEGORY_IDS
-
     out = []
     for box, s, c in zip(det.boxes, det.scores, det.classes, strict=True):
         x0, y0, x1, y1 = (float(v) / scale for v in box)
@@ -337,10 +334,6 @@ def coco_map(coco_gt, results: list[dict], image_ids=None) -> dict:
     """pycocotools bbox evaluation. ``coco_gt``: a ``COCO`` index or an annotation dict;
     ``results``: COCO result entries. Returns ``{"map", "map50", "map75"}`` in [0, 1]
     (0 when there are no detections)."""
-    from pycocotools.cocoeval import COCOeval
-
-    from ..features.coco import coco_from_dict
-
     gt = coco_from_dict(coco_gt) if isinstance(coco_gt, dict) else coco_gt
     if not results:
         return {"map": 0.0, "map50": 0.0, "map75": 0.0}

@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_bytes
 from .cofiber import band_ranges, signed_bits
 
 __all__ = [
@@ -53,8 +56,6 @@ __all__ = [
     "band_acc_bits",
     "load_head",
     "save_head",
-    "configure_parser",
-    "run",
 ]
 
 FORMAT = "vitgates-int8-detector"
@@ -217,10 +218,6 @@ class Int8DetectorHead:
 
 def save_head(head: Int8DetectorHead, path) -> Path:
     """Write ``head`` as safetensors (atomically)."""
-    from safetensors.numpy import save
-
-    from ..fileio import atomic_write_bytes
-
     md = {
         "format": FORMAT,
         "version": str(VERSION),
@@ -257,8 +254,6 @@ def _meta_number(md: dict, key: str, where: str, kind=float):
 
 def load_head(path) -> Int8DetectorHead:
     """Read and validate a head written by :func:`save_head`; one-line errors."""
-    from safetensors import safe_open
-
     path = Path(path)
     where = str(path)
     if not path.is_file():
@@ -305,39 +300,3 @@ def load_head(path) -> Int8DetectorHead:
             f"{where}: metadata says {n_classes} classes and {box_rows} box rows, the tensors "
             f"hold {head.n_classes} and {head.box_rows}")
     return head
-
-
-# -- command line: vitgates detector-head ------------------------------------------------------
-
-
-def configure_parser(parser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    c = sub.add_parser("check", help="validate an INT8 detector weight file and summarise it")
-    c.add_argument("file")
-    v = sub.add_parser("convert", help="convert a float detection head (safetensors, "
-                                       "vitgates train) to an INT8 weight file")
-    v.add_argument("float_head")
-    v.add_argument("--feature-scale", type=float, required=True,
-                   help="real value of one INT8 feature step")
-    v.add_argument("--score-thresh", type=float, default=0.05,
-                   help="score cut the thresholds encode (default 0.05)")
-    v.add_argument("-o", "--output", required=True)
-
-
-def run(args) -> int:
-    if args.action == "check":
-        head = load_head(args.file)
-        synthetic = " (synthetic)" if head.meta.get("synthetic") else ""
-        print(f"{args.file}: ok{synthetic}: {head.summary()}")
-        return 0
-    from .detector import head_from_handover
-    from .detector_float import FloatDetectorHead, handover
-
-    fh = FloatDetectorHead.load(args.float_head)
-    try:
-        head = head_from_handover(handover(fh, args.feature_scale), args.score_thresh)
-    except ValueError as e:
-        raise DetectorHeadError(f"{args.float_head}: {e}") from None
-    out = save_head(head, args.output)
-    print(f"wrote {out}: {head.summary()}")
-    return 0

@@ -34,8 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from torch import Tensor
 
+from ..features.coco import category_index, gt_boxes, load_coco
 from .detector_float import (
     BOX_ROWS,
     CTR_ROW,
@@ -106,8 +108,6 @@ class GridSource:
 
 def synthetic_source(ds, image_ids=None, *, in_memory: bool = True) -> GridSource:
     """A :class:`GridSource` over a :class:`~vitgates.features.synthetic.GridDataset`."""
-    from ..features.coco import category_index
-
     ids = np.asarray(ds.image_ids if image_ids is None else image_ids, np.int64)
     memo: dict[int, np.ndarray] = {}
 
@@ -142,8 +142,6 @@ def cache_source(cache, ann_file, image_ids=None) -> GridSource:
     """A :class:`GridSource` over a feature cache with ``grid`` arrays and the COCO
     annotation file of its images. Grids stream shard by shard; ``batches`` follows the
     cache order within each requested id set (shards in the order of first appearance)."""
-    from ..features.coco import gt_boxes, load_coco
-
     coco = load_coco(ann_file)
     all_ids = cache.image_ids
     ids = np.asarray(all_ids if image_ids is None else image_ids, np.int64)
@@ -351,7 +349,6 @@ def train_head(source: GridSource, cfg: TrainConfig | None = None, *,
 
     rng = np.random.default_rng(cfg.seed)
     step, t0, last = 0, time.time(), {}
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[loss]}"), disable=not progress) as bar:

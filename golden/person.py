@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..features.synthetic import pooled_dataset
+from .gate_cost import comparator_cost
 from .person_config import N_NEG, N_POS, PersonConfig, PersonConfigError
+from .person_float import discover_dims, fit_threshold
 from .quant import INT8_MAX, INT8_MIN, check_scale, quantize
 
 __all__ = [
@@ -227,12 +230,10 @@ def fit_popcount(x40, labels, *, gate_weight: float = 5e-5, radius: int = 8,
     Each threshold starts where its own bit best separates the classes (max TPR − FPR),
     then ``rounds`` of coordinate ascent move each within ``radius`` INT8 steps of its start
     to maximise ``F1 − gate_weight · gates``, where ``gates`` is what the comparator costs
-    in the hardware (:func:`vitgates.hw.gates.comparator_cost`; a threshold such as −1 costs
+    in the hardware (:func:`vitgates.golden.gate_cost.comparator_cost`; a threshold such as −1 costs
     one gate, 0 costs sixteen). ``gate_weight = 0`` fits F1 alone. ``K`` maximises F1.
     Returns ``(thresholds, K)``.
     """
-    from ..hw.gates import comparator_cost  # the pure cost model; no gateware is built
-
     x = _check40(x40).astype(np.int16)
     labels = np.asarray(labels, bool)
     n = N_POS + N_NEG
@@ -295,9 +296,6 @@ def fit_config(features, labels, pos, neg, threshold, *, gate_weight: float = 5e
 
 def fit_synthetic_config(seed: int = 0, gate_weight: float = 5e-5) -> PersonConfig:
     """The default config: discovered and fitted on the synthetic pooled set (``seed``)."""
-    from ..features.synthetic import pooled_dataset
-    from .person_float import discover_dims, fit_threshold
-
     data = pooled_dataset(seed=seed)
     pos, neg = discover_dims(data.features, data.person)
     theta = fit_threshold(data.features, data.person, pos, neg)

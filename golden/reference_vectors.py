@@ -1,4 +1,5 @@
-"""``vitgates vectors``: write reference vectors (inputs + golden float and integer outputs).
+"""Reference vectors: inputs with the golden float and integer outputs (``vitgates vectors``,
+:mod:`vitgates.commands.vectors`).
 
 The cocotb testbenches and the regression reports read these instead of recomputing the
 golden models, so every consumer checks against the same bits. numpy only.
@@ -40,13 +41,29 @@ it is quantised from the float head.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import save
 
-__all__ = ["configure_parser", "detector_vectors", "person_edge_rows", "person_vectors",
-           "run", "sumdiff_rows_ok", "write_detector_vectors", "write_person_vectors"]
+from ..fileio import atomic_write_bytes, atomic_write_json
+from .detector import accumulators as band_accumulators
+from .detector import decisions, detection_dtype, ref_detect
+from .detector_float import float_decisions
+from .detector_head import save_head
+from .person import (
+    float_sumdiff,
+    popcount_bits,
+    ref_popcount,
+    ref_sumdiff,
+    select,
+    sumdiff_score,
+)
+from .person_float import f1_score
+from .quant import quantize
+
+__all__ = ["detector_vectors", "person_edge_rows", "person_vectors", "sumdiff_rows_ok",
+           "write_detector_vectors", "write_person_vectors"]
 
 
 def person_edge_rows(cfg) -> np.ndarray:
@@ -72,8 +89,6 @@ def person_edge_rows(cfg) -> np.ndarray:
 
 def sumdiff_rows_ok(rows, cfg) -> bool:
     """Whether the edge rows include scores ``T`` and ``T + 1`` (where reachable)."""
-    from .person import sumdiff_score
-
     s = set(sumdiff_score(rows).tolist())
     reach = 20 * 127
     return all(t in s for t in (cfg.T, cfg.T + 1) if abs(t) <= reach)
@@ -81,9 +96,6 @@ def sumdiff_rows_ok(rows, cfg) -> bool:
 
 def person_vectors(cfg, features, labels=None) -> dict[str, np.ndarray]:
     """The tensors of the person reference vectors for ``features`` [n, 768] float."""
-    from .person import popcount_bits, ref_popcount, ref_sumdiff, select, sumdiff_score
-    from .quant import quantize
-
     f = np.asarray(features, np.float32)
     q = quantize(f, cfg.scale)
     x40 = np.concatenate([select(q, cfg), person_edge_rows(cfg)])
@@ -100,8 +112,6 @@ def person_vectors(cfg, features, labels=None) -> dict[str, np.ndarray]:
         out["labels"] = np.asarray(labels, bool).astype(np.uint8)
     theta = cfg.source.get("float_threshold") if cfg.source else None
     if theta is not None:
-        from .person import float_sumdiff
-
         out["float_decision"] = float_sumdiff(f, cfg.pos_dims, cfg.neg_dims,
                                               theta).astype(np.uint8)
     return out
@@ -110,10 +120,6 @@ def person_vectors(cfg, features, labels=None) -> dict[str, np.ndarray]:
 def write_person_vectors(out_dir, cfg, features, labels=None, *, dataset: str,
                          synthetic: bool) -> Path:
     """Write ``person.safetensors`` + ``person.json`` into ``out_dir``; return the JSON path."""
-    from safetensors.numpy import save
-
-    from ..features.cache import atomic_write_bytes, atomic_write_json
-
     out_dir = Path(out_dir)
     vec = person_vectors(cfg, features, labels)
     blob = save({k: np.ascontiguousarray(v) for k, v in vec.items()},
@@ -132,8 +138,6 @@ def write_person_vectors(out_dir, cfg, features, labels=None, *, dataset: str,
         "config": cfg.to_dict(),
     }
     if "labels" in vec:
-        from .person_float import f1_score
-
         y = vec["labels"].astype(bool)
         for key in ("sumdiff", "popcount_decision"):
             f1, p, r = f1_score(vec[key][:n].astype(bool), y)
@@ -149,10 +153,6 @@ def write_person_vectors(out_dir, cfg, features, labels=None, *, dataset: str,
 def detector_vectors(grids, head) -> dict[str, np.ndarray]:
     """The INT8 side of the detector reference vectors for float ``grids`` [n, H, W, C]:
     ``q``, ``detections`` and ``int8_band{b}`` (see the module docstring)."""
-    from .detector import accumulators as band_accumulators
-    from .detector import decisions, detection_dtype, ref_detect
-    from .quant import quantize
-
     g = np.asarray(grids, np.float32)
     q = quantize(g, head.feature_scale)
     B = head.box_rows
@@ -176,11 +176,6 @@ def write_detector_vectors(out_dir, grids, head, float_head=None, *, dataset: st
                            synthetic: bool) -> Path:
     """Write ``detector.safetensors``, ``detector.json`` and ``detector-head.safetensors``
     into ``out_dir``; return the JSON path."""
-    from safetensors.numpy import save
-
-    from ..fileio import atomic_write_bytes, atomic_write_json
-    from .detector_head import save_head
-
     out_dir = Path(out_dir)
     vec = detector_vectors(grids, head)
     meta = {"format": "vitgates-detector-vectors", "version": 1, "dataset": dataset,
@@ -191,8 +186,6 @@ def write_detector_vectors(out_dir, grids, head, float_head=None, *, dataset: st
             "score_thresh": float(head.score_thresh),
             "feature_scale": float(head.feature_scale)}
     if float_head is not None:
-        from .detector_float import float_decisions
-
         fd = [float_decisions(float_head, g, head.score_thresh) for g in vec["grid"]]
         same = total = 0
         for b in range(3):
@@ -210,82 +203,3 @@ def write_detector_vectors(out_dir, grids, head, float_head=None, *, dataset: st
     meta["sha256"] = hashlib.sha256(blob).hexdigest()
     atomic_write_json(out_dir / "detector.json", meta)
     return out_dir / "detector.json"
-
-
-def _detector_run(args) -> int:
-    from ..errors import VitgatesError
-    from ..features.synthetic import grid_dataset
-    from .detector import lstsq_head, quantize_head
-    from .detector_float import FloatDetectorHead, choose_feature_scale
-    from .detector_head import load_head
-
-    if args.n < 1:
-        raise VitgatesError(f"-n must be at least 1, got {args.n}")
-    ds = grid_dataset(n_images=args.n, seed=args.seed)
-    grids = np.stack([ds.grid(int(i)) for i in ds.image_ids])
-    if args.float:
-        fh = FloatDetectorHead.load(args.float)
-    else:
-        fh = lstsq_head(grid_dataset(n_images=32, seed=args.seed, first_id=100_001))
-    if args.head:
-        h8 = load_head(args.head)
-    else:
-        h8 = quantize_head(fh.weight[:84], fh.bias[:84], choose_feature_scale(grids),
-                           args.score_thresh, meta={"source": "reference vectors"})
-    path = write_detector_vectors(args.out, grids, h8, fh, dataset=ds.label, synthetic=True)
-    meta = json.loads(path.read_text())
-    print(f"detector vectors [synthetic]: {meta['n_grids']} grids of {ds.label}, "
-          f"{meta['n_detections']} INT8 detections, INT8 vs float "
-          f"{100 * meta['int8_vs_float_agreement']:.4f} % of {meta['decisions']} decisions; "
-          f"wrote {path}")
-    return 0
-
-
-def configure_parser(parser) -> None:
-    sub = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
-    p = sub.add_parser("person", help="person-classifier vectors")
-    p.add_argument("--config", help="person config (default: fitted on the synthetic set)")
-    p.add_argument("--cache", help="feature cache with pooled features (default: synthetic)")
-    p.add_argument("--seed", type=int, default=0, help="synthetic data seed")
-    p.add_argument("-n", type=int, default=512, help="number of data vectors (default 512)")
-    p.add_argument("--out", default="build/vectors", help="output folder")
-    d = sub.add_parser("detector", help="cofiber detector vectors (synthetic grids)")
-    d.add_argument("--head", help="INT8 detector weight file (default: from the float head)")
-    d.add_argument("--float", help="float detection head (default: fitted in closed form "
-                   "on 32 other synthetic images)")
-    d.add_argument("--seed", type=int, default=0, help="synthetic data seed")
-    d.add_argument("-n", type=int, default=2, help="number of grids (default 2)")
-    d.add_argument("--score-thresh", type=float, default=0.05, help="score cut (default 0.05)")
-    d.add_argument("--out", default="build/vectors", help="output folder")
-
-
-def run(args) -> int:
-    from .person import fit_synthetic_config
-    from .person_config import load_person_config
-
-    if args.model == "detector":
-        return _detector_run(args)
-    if args.cache:
-        from ..features.cache import FeatureCache
-
-        cache = FeatureCache.open(args.cache)
-        features = cache.load("pooled")[: args.n]
-        labels = cache.load("person")[: args.n] if "person" in cache.arrays else None
-        dataset, synthetic = cache.manifest["dataset"], bool(cache.manifest["synthetic"])
-    else:
-        from ..features.synthetic import pooled_dataset
-
-        ds = pooled_dataset(seed=args.seed)
-        features, labels = ds.features[: args.n], ds.person[: args.n]
-        dataset, synthetic = ds.label, True
-    cfg = (load_person_config(args.config) if args.config
-           else fit_synthetic_config(seed=args.seed))
-    path = write_person_vectors(args.out, cfg, features, labels, dataset=dataset,
-                                synthetic=synthetic)
-    meta = json.loads(path.read_text())
-    tag = " [synthetic]" if synthetic else ""
-    f1 = (f"; F1 sumdiff {meta['f1_sumdiff']:.4f}, popcount {meta['f1_popcount_decision']:.4f}"
-          if "f1_sumdiff" in meta else "")
-    print(f"person vectors{tag}: {meta['n_data']} data + {meta['n_edge']} edge rows from "
-          f"{dataset}{f1}; wrote {path} and {path.with_suffix('.safetensors')}")
-    return 0

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import VitgatesError
 from ..golden.link import DetectorShape, Type, frame_bytes
-from ..sim.regress_report import Check, LevelRun, Regression
+from ..regress.report import Check, LevelRun, Regression
 from .client import connect, counter_delta, link_errors
 from .report import BoardRegression
 
@@ -99,7 +99,7 @@ def _grid_data(args, shape, n: int):
     """The grids the board runs: the cache's (``--features``), else the synthetic grid world
     at the board's grid (:func:`~vitgates.features.synthetic.grid_dataset`; at 40×40 the
     grids of ``vitgates regress``)."""
-    from ..sim.regress_detector import GridData, load_grids
+    from ..regress.detector import GridData, load_grids
 
     if args.features:
         data = load_grids(args.features, args.annotations, n, args.data_seed)
@@ -127,7 +127,7 @@ def run_host_detector(args, port=None) -> tuple[dict, Regression, bool]:
     (SYNTHETIC, no ground truth: records only)."""
     from ..golden.detector import decision_agreement, decode_detections, random_head, ref_detect
     from ..golden.quant import quantize
-    from ..sim.regress_detector import (
+    from ..regress.detector import (
         coco_eval,
         coco_results,
         compare_records,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import VitgatesError
 from ..golden.link import frame_bytes, link_images_per_second, person_config_id
-from ..sim.regress_report import Check, LevelRun, Regression, identical_check
+from ..regress.report import Check, LevelRun, Regression, identical_check
 from .client import connect, counter_delta, link_errors
 from .report import BoardRegression
 
@@ -31,7 +31,7 @@ def run_host(args, port=None) -> tuple[dict, Regression, bool]:
     from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select
     from ..golden.person_config import load_person_config
     from ..golden.quant import quantize
-    from ..sim.regress_person import load_float_threshold, load_pooled, person_metrics
+    from ..regress.person import load_float_threshold, load_pooled, person_metrics
 
     cfg = load_person_config(args.config) if args.config else default_person_config()
     with connect(args.port, baud=args.baud, timeout=args.timeout, port=port) as (link, info):

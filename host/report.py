@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..sim.regress_report import Regression
+from ..regress.report import Regression
 
 __all__ = ["BoardRegression", "write_board_report"]
 
@@ -22,7 +22,7 @@ def write_board_report(rep: dict, reg, folder=None) -> tuple[Path, Path]:
     """Write the report as ``regress-board-<form>.{json,md}`` (in ``folder`` when given)."""
     name = f"regress-{rep['design']}"
     if folder is None:
-        from ..fpga.reports import write_report
+        from ..reports import write_report
 
         return write_report(name, rep, reg.markdown(rep))
     from ..fileio import atomic_write_json, atomic_write_text

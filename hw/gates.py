@@ -14,13 +14,15 @@ what keeps the mapped netlist small:
 :class:`Gates` records the network as a graph (structurally hashed: the same gate on the same
 inputs exists once) and :meth:`Gates.emit` turns it into Amaranth signals, optionally cut
 into pipeline stages at even gate depths. The combinational core that is counted and the
-pipelined core that ships are the same graph. :func:`comparator_cost` is the comparator's
-dynamic programme as a pure cost model, used when fitting thresholds that are cheap in gates.
+pipelined core that ships are the same graph. The comparator's dynamic programme is
+:mod:`vitgates.golden.gate_cost`, shared with the fitting of thresholds that are cheap in gates.
 """
 
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 
-__all__ = ["Gates", "Node", "comparator_cost"]
+from ..golden.gate_cost import free_inverted, plan_comparator
+
+__all__ = ["Gates", "Node"]
 
 
 class Node:
@@ -184,8 +186,8 @@ class Gates:
         return self._chain(x, c, signed, want_inverted=True)
 
     def _chain(self, x, c, signed, want_inverted):
-        free = _free_inverted(len(x), signed)
-        plan = _plan(len(x), c, free, want_inverted)
+        free = free_inverted(len(x), signed)
+        plan = plan_comparator(len(x), c, free, want_inverted)
         if isinstance(plan, int):
             return plan
 
@@ -291,74 +293,3 @@ class Gates:
     def emit_vector(self, m, bits, **kwargs):
         """:meth:`emit` for a list of bits, returned as one value (LSB first)."""
         return Cat(*self.emit(m, bits, **kwargs))
-
-
-# u > c for an unsigned constant c is the carry chain g_i = u_i & g_{i-1} where c_i = 1 and
-# g_i = u_i | g_{i-1} where c_i = 0 (g_{-1} = 0), read at the top bit. An OR costs three
-# gates in positive polarity but one AND in negative polarity (~g_i = ~u_i & ~g_{i-1}), so
-# each step is taken in whichever polarity (g or ~g) is cheapest overall: a dynamic
-# programme over the bits with two states. A signed x is compared as u = x + 2**(n-1),
-# whose top bit is the complement of x's sign bit.
-
-# step kind -> (polarity before, polarity after, gates, literal inverted); polarity True: ~g
-_AND_STEPS = {"and_pp": (False, False, 1, False), "and_np": (True, False, 2, False)}
-_OR_STEPS = {
-    "or_nn": (True, True, 1, True),  # ~g' = ~u & ~g
-    "or_nn2": (True, True, 2, False),  # ~g' = ~g ^ (~g & u)
-    "or_pn": (False, True, 2, True),  # ~g' = ~u ^ (~u & g)
-    "or_pp": (False, False, 3, False),  # g' = u ^ g ^ (u & g)
-}
-
-
-def _free_inverted(n, signed):
-    """Per bit of u: True where the literal at hand is ~u_i (the sign bit of a signed x)."""
-    return [signed and i == n - 1 for i in range(n)]
-
-
-def _plan(n, c, free_inverted, want_inverted):
-    """The cheapest chain for ``u > c`` (its complement when ``want_inverted``).
-
-    Returns a constant 0/1 when the result does not depend on u, else ``(gates, steps)``
-    with steps ``(bit, kind, flip)`` (``flip``: an inverter after the step).
-    """
-    if c >= (1 << n) - 1:  # u > all-ones never holds
-        return int(want_inverted)
-    if c < 0:  # u > -1 always holds
-        return int(not want_inverted)
-
-    def lit_cost(i, inverted):
-        return 0 if inverted == free_inverted[i] else 1
-
-    best = None  # polarity -> (gates, steps); None while g is still the constant 0
-    for i in range(n):
-        one = (c >> i) & 1
-        if best is None:
-            if not one:  # the lowest zero bit of c starts the chain: g = u_i
-                best = {False: (lit_cost(i, False), [(i, "start_p", False)]),
-                        True: (lit_cost(i, True), [(i, "start_n", False)])}
-            continue
-        direct = {False: (1 << 30, None), True: (1 << 30, None)}
-        for kind, (before, after, gates, lit_inv) in (_AND_STEPS if one else _OR_STEPS).items():
-            cost = best[before][0] + gates + lit_cost(i, lit_inv)
-            if cost < direct[after][0]:
-                direct[after] = (cost, best[before][1] + [(i, kind, False)])
-        best = {}
-        for pol in (False, True):
-            other_cost, other_steps = direct[not pol]
-            if other_cost + 1 < direct[pol][0]:
-                last = other_steps[-1]
-                best[pol] = (other_cost + 1, other_steps[:-1] + [(last[0], last[1], True)])
-            else:
-                best[pol] = direct[pol]
-    return best[want_inverted]
-
-
-def comparator_cost(t: int, *, positive: bool, width: int = 8) -> int:
-    """Gates (AND, XOR, NOT) of ``x > t`` (``positive``) or ``x < t`` for a signed ``x``.
-
-    The same dynamic programme :meth:`Gates.gt_const` and :meth:`Gates.lt_const` build.
-    """
-    free = _free_inverted(width, True)
-    c = t + (1 << (width - 1)) if positive else t - 1 + (1 << (width - 1))
-    plan = _plan(width, c, free, not positive)
-    return 0 if isinstance(plan, int) else plan[0]

@@ -13,21 +13,21 @@ Two parts, each a list of named checks:
   depths 1 to 3) and the stream register never drop, duplicate or reorder a transfer under
   any backpressure.
 
-``python -m vitgates.sim.formal [--part coq|rtl|all] [--quick]`` (or ``vitgates proofs``)
-runs them, prints one line per check and writes ``build/reports/proofs.{json,md}``; the exit
+``vitgates proofs [--part coq|rtl|all] [--quick]`` (:mod:`vitgates.commands.proofs`) runs
+them, prints one line per check and writes ``build/reports/proofs.{json,md}``; the exit
 status is non-zero when any check fails.
 """
 
-import argparse
 import re
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from ..errors import VitgatesError
 from ..fileio import atomic_write_json, atomic_write_text
+from ..paths import build_root
+from .formal_rtl import rtl_checks
 
 __all__ = [
     "FORBIDDEN",
@@ -36,8 +36,8 @@ __all__ = [
     "coq_order",
     "find_proofs_dir",
     "forbidden_words",
-    "main",
     "run_checks",
+    "write_reports",
 ]
 
 #: words that must not occur anywhere in proofs/ (an unfinished proof or an assumption)
@@ -178,7 +178,7 @@ def build_coq(proofs_dir: Path, work: Path, *, timeout: int = 600) -> list[Check
 def run_checks(part: str = "all", *, quick: bool = False, root: Path | None = None,
                build: Path | None = None, log=print) -> list[CheckResult]:
     """Run the checks of ``part`` ("coq", "rtl" or "all"); log one line per check."""
-    build = Path(build or "build").resolve()
+    build = Path(build or build_root()).resolve()
     results = []
 
     def report(rs):
@@ -190,14 +190,13 @@ def run_checks(part: str = "all", *, quick: bool = False, root: Path | None = No
     if part in ("coq", "all"):
         report(build_coq(find_proofs_dir(root), build / "proofs"))
     if part in ("rtl", "all"):
-        from .formal_rtl import rtl_checks
-
         for r in rtl_checks(build / "formal", quick=quick):
             report([r])
     return results
 
 
-def _write_reports(results, build: Path, seconds: float) -> tuple[Path, Path]:
+def write_reports(results, build: Path, seconds: float) -> tuple[Path, Path]:
+    """Write ``build/reports/proofs.json`` and ``.md`` for ``results``; return their paths."""
     reports = build / "reports"
     ok = all(r["ok"] for r in results)
     data = {"ok": ok, "passed": sum(r["ok"] for r in results),
@@ -211,39 +210,3 @@ def _write_reports(results, build: Path, seconds: float) -> tuple[Path, Path]:
              for r in results]
     md = atomic_write_text(reports / "proofs.md", "\n".join(rows) + "\n")
     return j, md
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--part", choices=("coq", "rtl", "all"), default="all",
-                        help="which checks to run (default: all)")
-    parser.add_argument("--quick", action="store_true",
-                        help="RTL: one configuration and the shortest pipelines only")
-    parser.add_argument("--build", default="build", help="build folder (default: build)")
-
-
-def run(args) -> int:
-    build = Path(args.build).resolve()
-    t0 = time.monotonic()
-    results = run_checks(args.part, quick=args.quick, build=build)
-    seconds = time.monotonic() - t0
-    j, md = _write_reports(results, build, seconds)
-    failed = [r for r in results if not r["ok"]]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.0f} s; "
-          f"reports: {j}, {md}")
-    return 1 if failed else 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vitgates.sim.formal",
-                                     description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except VitgatesError as e:
-        print(f"vitgates: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -50,6 +50,7 @@ import importlib.util
 import re
 import subprocess
 import time
+from importlib.resources import files
 from pathlib import Path
 
 from amaranth import Module, Signal, Value
@@ -57,6 +58,12 @@ from amaranth.back import rtlil
 from amaranth.hdl import Assert, Elaboratable, Fragment
 
 from ..errors import VitgatesError
+from ..golden.person_config import PersonConfig, load_person_config
+from ..hw.person_core import INPUT_LAYOUT
+from ..hw.popcount import PopcountClassifier
+from ..hw.skid_buffer import SkidBuffer
+from ..hw.stream_register import StreamRegister
+from ..hw.sumdiff import SumDiffClassifier
 from ..toolchain import require, tool_env
 
 __all__ = ["equivalence", "register_check", "rtl_checks", "skid_check", "spec_decision",
@@ -67,9 +74,6 @@ EQUIV_TIMEOUT = {"popcount": 900, "sumdiff": 3600}
 
 
 def _forms():
-    from ..hw.popcount import PopcountClassifier
-    from ..hw.sumdiff import SumDiffClassifier
-
     return {"popcount": PopcountClassifier, "sumdiff": SumDiffClassifier}
 
 
@@ -121,8 +125,6 @@ class _Miter(Elaboratable):
     signals are listed in ``self.cuts``)."""
 
     def __init__(self, form, config, core=None):
-        from ..hw.person_core import INPUT_LAYOUT
-
         self.form, self.config = form, config
         self.core = core or _forms()[form]
         self.x = Signal(INPUT_LAYOUT)
@@ -349,8 +351,6 @@ def _skid_internal(m, sigs, count, queue):
 def skid_check(work: Path, *, width: int = 8, timeout: int = 300, dut=None) -> dict:
     """Prove the stream properties of :class:`~vitgates.hw.skid_buffer.SkidBuffer` (two
     entries) with :class:`_QueueHarness` (``dut``: another two-entry buffer, for tests)."""
-    from ..hw.skid_buffer import SkidBuffer
-
     harness = _QueueHarness(dut if dut is not None else SkidBuffer(width), 2, _skid_internal)
     return _run_harness(harness, work, timeout=timeout, maxsteps=4)
 
@@ -424,17 +424,11 @@ def stream_check(form: str, config, pipeline: int, work: Path, *, timeout: int =
 def register_check(work: Path, *, width: int = 8, timeout: int = 300) -> dict:
     """Prove the stream properties of :class:`~vitgates.hw.stream_register.StreamRegister`
     (one stage, identity decision)."""
-    from ..hw.stream_register import StreamRegister
-
     harness = _StreamHarness(StreamRegister(width), 1, lambda m, x, tag: Value.cast(x))
     return _run_harness(harness, work, timeout=timeout, maxsteps=4)
 
 
 def _configs(quick: bool):
-    from importlib.resources import files
-
-    from ..golden.person_config import PersonConfig, load_person_config
-
     golden = load_person_config(files("vitgates") / "data" / "person-synthetic.json")
     out = [("synthetic", golden)]
     if not quick:

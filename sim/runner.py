@@ -15,8 +15,11 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from amaranth.back import verilog
+
 from ..errors import VitgatesError
 from ..fileio import atomic_write_text, locked
+from ..paths import build_root
 from ..toolchain import tool_env
 
 __all__ = [
@@ -45,7 +48,7 @@ def available_simulators() -> list[str]:
 
 
 def build_dir(name: str, simulator: str) -> Path:
-    root = Path(os.environ.get("VITGATES_BUILD", "build")).resolve()
+    root = build_root().resolve()
     d = root / "sim" / f"{name}-{simulator}"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -53,8 +56,6 @@ def build_dir(name: str, simulator: str) -> Path:
 
 def write_verilog(elaboratable, path: Path, name: str = "top") -> Path:
     """Convert an Amaranth design to Verilog at ``path`` (written only when it changed)."""
-    from amaranth.back import verilog
-
     text = verilog.convert(elaboratable, name=name)
     path = Path(path)
     if not path.exists() or path.read_text() != text:
@@ -123,7 +124,7 @@ def run_cocotb(
     Returns the results XML path; raises :class:`CocotbFailure` when a test failed and
     :class:`VitgatesError` when the simulator is missing.
     """
-    from cocotb_tools.runner import get_runner
+    from cocotb_tools.runner import get_runner  # ~300 ms at import: only cocotb runs need it
 
     if simulator not in SIMULATORS:
         raise VitgatesError(f"unknown simulator {simulator!r} (known: {', '.join(SIMULATORS)})")

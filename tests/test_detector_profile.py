@@ -18,8 +18,8 @@ from vitgates.hw.detector_profile import (
     detector_profile,
 )
 from vitgates.hw.single_port_ram import SPRAM_DEPTH, SPRAM_WIDTH
+from vitgates.regress.detector import sim_fifo_depth
 from vitgates.sim.netlist import FAMILIES
-from vitgates.sim.regress_detector import sim_fifo_depth
 
 BOARD_PROFILES = [p for p in PROFILES.values() if p.board is not None]
 SIM_PROFILES = [p for p in PROFILES.values() if p.board is None]

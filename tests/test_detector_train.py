@@ -85,7 +85,7 @@ def test_training_beats_an_untrained_head(world):
 
 def test_cache_source_reads_cached_grids(tmp_path):
     from vitgates.features.cache import FeatureCache
-    from vitgates.features.cli import write_synthetic_cache
+    from vitgates.features.synthetic import write_synthetic_cache
 
     write_synthetic_cache(tmp_path / "c", "grid", n=5, shard_size=2)
     cache = FeatureCache.open(tmp_path / "c")

@@ -64,7 +64,7 @@ def test_host_against_simulated_board(tmp_path, capsys):
     summary = out.out.strip().splitlines()[-1]
     assert summary.startswith("board (synthetic): 8 images") and summary.endswith("PASS")
     d = json.loads((tmp_path / "regress-board-popcount.json").read_text())
-    # the schema of the simulated regression (sim/regress_report.py), the board as level
+    # the schema of the simulated regression (regress/report.py), the board as level
     for key in ("design", "dataset", "synthetic", "n_images", "level", "f1", "precision",
                 "recall", "agreement_with_int8", "int8_vs_float_agreement", "passed",
                 "seconds", "levels", "checks"):

@@ -90,8 +90,8 @@ def test_generic_dsp_netlist_detector(tmp_path):
     import numpy as np
 
     from vitgates.golden.detector import Folding, random_head, ref_detect
+    from vitgates.regress.detector import detector_stimulus
     from vitgates.sim.harness import Harness
-    from vitgates.sim.regress_detector import detector_stimulus
 
     rng = np.random.default_rng(5)
     frames = [rng.integers(-128, 128, (12, 8, 32)).astype(np.int8) for _ in range(3)]

@@ -70,7 +70,7 @@ def test_threshold_on_the_grid_in_exact_arithmetic():
 
 
 def test_fit_popcount_trades_gates_for_f1():
-    from vitgates.hw.gates import comparator_cost
+    from vitgates.golden.gate_cost import comparator_cost
 
     rng = np.random.default_rng(2)
     y = rng.random(3000) < 0.5

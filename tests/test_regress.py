@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from vitgates.sim import regress
+from vitgates.commands import regress
 from vitgates.sim.runner import available_simulators
 
 pytestmark = pytest.mark.cocotb
@@ -73,6 +73,7 @@ def test_faulty_hardware_fails(build, monkeypatch):
     from vitgates.golden.person_config import PersonConfig
     from vitgates.golden.quant import quantize
     from vitgates.hw import person_classifier
+    from vitgates.regress import person as regress_person
 
     cfg = default_person_config()
     bad = PersonConfig(cfg.pos_dims, cfg.neg_dims, cfg.scale, cfg.T + 40, cfg.dim_thresholds,
@@ -81,8 +82,13 @@ def test_faulty_hardware_fails(build, monkeypatch):
     assert (ref_sumdiff(x, bad) != ref_sumdiff(x, cfg)).any()  # the fault is visible
 
     real = person_classifier.PersonClassifier
-    monkeypatch.setattr(person_classifier, "PersonClassifier",
-                        lambda config, **kw: real(bad, **kw))
+
+    def faulty(config, **kw):
+        return real(bad, **kw)
+
+    # the regression imports the class at its top; the designs registry looks it up later
+    monkeypatch.setattr(person_classifier, "PersonClassifier", faulty)
+    monkeypatch.setattr(regress_person, "PersonClassifier", faulty)
     sim = "icarus" if "icarus" in SIMS else "verilator"
     rc = regress.run(_args(design="sumdiff", images=40, icarus_images=40, netlists="generic",
                            simulators=sim, max_metric_drop=0.1))
@@ -97,7 +103,7 @@ def test_faulty_hardware_fails(build, monkeypatch):
 def test_feature_cache_and_float_levels(build, tmp_path):
     """Real-data path: pooled features and labels from a cache (here the synthetic set
     written as one); the references only, no simulation."""
-    from vitgates.features.cli import write_synthetic_cache
+    from vitgates.features.synthetic import write_synthetic_cache
 
     write_synthetic_cache(tmp_path / "cache", "pooled", n=400, shard_size=150)
     rc = regress.run(_args(design="person", features=tmp_path / "cache",
@@ -132,7 +138,7 @@ def test_bad_options_are_one_line(tmp_path, argv, message):
 
 
 def test_pr_points():
-    from vitgates.sim.regress_plots import pr_points
+    from vitgates.regress.plots import pr_points
 
     p, r = pr_points(np.array([3.0, 2.0, 2.0, 1.0]), np.array([1, 0, 1, 0], bool))
     assert p.tolist() == [1.0, 2 / 3, 0.5] and r.tolist() == [0.5, 1.0, 1.0]
@@ -141,7 +147,7 @@ def test_pr_points():
 def test_a_level_not_run_is_never_a_pass():
     """A level that could not be simulated is a NOT RUN step: the verdict is INCOMPLETE
     (not PASS), no agreement is claimed for it, and a failure elsewhere still reads FAIL."""
-    from vitgates.sim.regress_report import (
+    from vitgates.regress.report import (
         LevelRun,
         Regression,
         identical_check,
@@ -192,7 +198,7 @@ def test_detector_gate_folding():
     from vitgates.errors import VitgatesError
     from vitgates.golden.detector import Folding
     from vitgates.hw.detector_profile import detector_profile
-    from vitgates.sim.regress_detector import gate_folding
+    from vitgates.regress.detector import gate_folding
 
     assert gate_folding() == detector_profile("gate").folding
     assert gate_folding(None, "2,4,2") == Folding(2, 4, 2)
@@ -206,7 +212,7 @@ def test_detector_sim_fifo():
     the bands stage (413,667 cycles per frame without, 270,743 with: hw/cofiber_detector.py);
     the narrow gate-level folding, 7 times slower than the bands, none."""
     from vitgates.hw.detector_profile import detector_profile
-    from vitgates.sim.regress_detector import sim_fifo_depth
+    from vitgates.regress.detector import sim_fifo_depth
 
     rtl = detector_profile("rtl")
     assert sim_fifo_depth(rtl.folding, 768, 84) == rtl.fifo_depth > 0

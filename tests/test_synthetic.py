@@ -70,9 +70,11 @@ def test_numpy_paths_never_import_torch():
     import sys
 
     code = ("import sys\n"
-            "import vitgates.features.synthetic, vitgates.features.cache, vitgates.features.cli\n"
+            "import vitgates.features.synthetic, vitgates.features.cache\n"
+            "import vitgates.commands.features\n"
             "import vitgates.golden.person_float, vitgates.golden.detector_float\n"
-            "import vitgates.golden.reference_vectors, vitgates.golden.train\n"
+            "import vitgates.golden.reference_vectors, vitgates.commands.train\n"
+            "import vitgates.commands.vectors, vitgates.commands.regress\n"
             "vitgates.features.synthetic.grid_dataset(2).grid(1)\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True)

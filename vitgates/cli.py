@@ -1,8 +1,11 @@
 """The ``vitgates`` command line: one entry point, one subcommand per job.
 
-Each subcommand lives in the module that does the work and exposes two functions,
-``configure_parser(parser)`` and ``run(args) -> int``. Modules are imported only when their
-subcommand runs, so ``vitgates synth`` never imports PyTorch.
+Each subcommand is a module of :mod:`vitgates.commands` (the top layer of
+docs/ARCHITECTURE.md: all argparse code lives there) exposing two functions,
+``configure_parser(parser)`` and ``run(args) -> int``; the work itself is done by the layers
+below. Modules are imported only when their subcommand runs (the import is by name, from
+:data:`COMMANDS`), so ``vitgates synth`` never imports PyTorch and ``vitgates --help`` stays
+fast. ``synth`` and ``host`` still keep their command line in ``vitgates.fpga``.
 
 Errors meant for the user are :class:`~vitgates.errors.VitgatesError`: they are printed as one
 line, ``vitgates: error: ...``, and the exit status is 2.
@@ -19,15 +22,15 @@ __all__ = ["COMMANDS", "main"]
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "detector-head": (
-        "vitgates.golden.detector_head",
+        "vitgates.commands.detector",
         "check an INT8 detector weight file, or convert a float detection head to one",
     ),
     "features": (
-        "vitgates.features.cli",
+        "vitgates.commands.features",
         "extract backbone features into a cache, write the synthetic world, inspect a cache",
     ),
     "flash": (
-        "vitgates.fpga.flash",
+        "vitgates.commands.flash",
         "program a board with its bitstream (iceprog or openFPGALoader); --dry-run prints it",
     ),
     "host": (
@@ -35,15 +38,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "stream features to a board over its UART, compare its decisions, write a report",
     ),
     "person-config": (
-        "vitgates.golden.person_config",
+        "vitgates.commands.person",
         "check a person-classifier config, or derive one from a float classifier",
     ),
     "proofs": (
-        "vitgates.sim.formal",
+        "vitgates.commands.proofs",
         "compile the Coq proofs and prove the RTL's formal properties (build/reports/proofs.*)",
     ),
     "regress": (
-        "vitgates.sim.regress",
+        "vitgates.commands.regress",
         "float, INT8, RTL and gate-level runs: F1/mAP and agreement in build/reports/regress-*",
     ),
     "synth": (
@@ -51,11 +54,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "synthesise a design for a board and write build/reports/synth-<design>-<board>.*",
     ),
     "train": (
-        "vitgates.golden.train",
+        "vitgates.commands.train",
         "fit the float person classifier or train the float detection head",
     ),
     "vectors": (
-        "vitgates.golden.reference_vectors",
+        "vitgates.commands.vectors",
         "write reference vectors: inputs with golden float and integer outputs",
     ),
 }

@@ -19,7 +19,7 @@ from ..host.client import DEFAULT_BAUD
 from ..host.detector import run_host_detector
 from ..host.person import run_host
 from ..host.report import write_board_report
-from ..sim.regress_detector import add_head_options
+from ..regress.detector import add_head_options
 
 __all__ = ["configure_parser", "run"]
 

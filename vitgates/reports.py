@@ -1,18 +1,16 @@
 """Machine-readable JSON and short Markdown reports under ``build/reports/``."""
 
-import os
 from pathlib import Path
 
-from ..fileio import atomic_write_json, atomic_write_text
+from .fileio import atomic_write_json, atomic_write_text
+from .paths import build_path
 
 __all__ = ["reports_dir", "write_report"]
 
 
 def reports_dir() -> Path:
     """``$VITGATES_BUILD/reports`` (``build/reports`` by default), created if missing."""
-    d = Path(os.environ.get("VITGATES_BUILD", "build")) / "reports"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return build_path("reports", mkdir=True)
 
 
 def write_report(name: str, data: dict, markdown: str) -> tuple[Path, Path]:

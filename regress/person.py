@@ -21,7 +21,26 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VitgatesError
-from .regress_report import (
+from ..features.cache import FeatureCache
+from ..features.coco import load_coco, person_labels
+from ..features.synthetic import pooled_dataset
+from ..fpga.person_design import PERSON_PIPELINE
+from ..golden.person import (
+    float_sumdiff,
+    popcount_bits,
+    ref_popcount,
+    ref_sumdiff,
+    select,
+    sumdiff_score,
+)
+from ..golden.person_float import f1_score, sumdiff
+from ..golden.quant import quantize
+from ..hw.person_classifier import PersonClassifier
+from ..reports import reports_dir
+from ..sim.gatelevel import design_verilog
+from ..sim.harness import Stream
+from .plots import confusion_png, pr_curves
+from .report import (
     Check,
     LevelRun,
     Regression,
@@ -53,11 +72,8 @@ def load_pooled(features=None, annotations=None, n=None, seed: int = 0) -> Poole
     ``n`` keeps the first ``n`` images.
     """
     if features is None:
-        from ..features.synthetic import pooled_dataset
-
         ds = pooled_dataset(n=n or 5000, seed=seed)
         return PooledData(ds.features, ds.person, ds.image_ids, ds.label, True)
-    from ..features.cache import FeatureCache
 
     cache = FeatureCache.open(features)
     if "pooled" not in cache.arrays:
@@ -65,8 +81,6 @@ def load_pooled(features=None, annotations=None, n=None, seed: int = 0) -> Poole
     f = cache.load("pooled")
     ids = cache.load("image_ids")
     if annotations is not None:
-        from ..features.coco import load_coco, person_labels
-
         labels = person_labels(load_coco(annotations), ids)
     elif "person" in cache.arrays:
         labels = cache.load("person").astype(bool)
@@ -108,8 +122,6 @@ def load_float_threshold(cfg, float_file=None) -> float:
 
 
 def person_metrics(pred, labels) -> dict:
-    from ..golden.person_float import f1_score
-
     f1, p, r = f1_score(pred, labels)
     return {"f1": f1, "precision": p, "recall": r}
 
@@ -125,16 +137,6 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
                    prog=None) -> Regression:
     """Run the regression of one person-classifier form; return the filled
     :class:`Regression` (plots written beside the report)."""
-    from ..fpga.person_design import PERSON_PIPELINE
-    from ..fpga.reports import reports_dir
-    from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select, sumdiff_score
-    from ..golden.person_float import sumdiff
-    from ..golden.quant import quantize
-    from ..hw.person_classifier import PersonClassifier
-    from .gatelevel import design_verilog
-    from .harness import Stream
-    from .regress_plots import confusion_png, pr_curves
-
     ref = {"popcount": ref_popcount, "sumdiff": ref_sumdiff}[form]
     title = {"popcount": "person classifier, popcount form",
              "sumdiff": "person classifier, exact sum-difference form"}[form]
@@ -208,8 +210,6 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
     curves = {"float Σpos − Σneg": (f_scores, labels),
               "INT8 Σpos − Σneg": (sumdiff_score(x40), labels)}
     if form == "popcount":
-        from ..golden.person import popcount_bits
-
         curves["INT8 popcount"] = (popcount_bits(x40, cfg).sum(-1), labels)
     points = {"float at θ": (fl.metrics["precision"], fl.metrics["recall"]),
               f"{top_run.label}": (top_run.metrics["precision"], top_run.metrics["recall"])}

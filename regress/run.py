@@ -1,4 +1,4 @@
-"""``vitgates regress``: does the synthesised circuit still decide as the float model does?
+"""The regression: does the synthesised circuit still decide as the float model does?
 
 For each design (the person classifier's ``popcount`` and ``sumdiff`` forms, and the cofiber
 detector where it is built) the same data go through every level: golden float, golden
@@ -18,30 +18,38 @@ be simulated is reported ``NOT RUN``, never as a pass), after writing the report
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
 from ..errors import VitgatesError
+from ..fpga.person_design import default_person_config
+from ..golden.person_config import load_person_config
+from ..reports import write_report
+from ..sim.gatelevel import sim_levels
+from ..sim.netlist import DEFAULT_FAMILIES, FAMILIES
+from ..sim.runner import SIMULATORS
+from .detector import DETECTOR_DESIGNS, regress_detector
+from .detector import available as detector_available
+from .person import load_float_threshold, load_pooled, regress_person
+from .report import progress
 
-__all__ = ["PERSON_DESIGNS", "configure_parser", "run", "available_designs"]
+__all__ = ["DETECTOR_NETLISTS", "LEVELS", "PERSON_DESIGNS", "available_designs",
+           "run_regression"]
 
 PERSON_DESIGNS = ("popcount", "sumdiff")
-#: the detector's gate-level netlists when none are named (see the note in :func:`run`)
+#: the detector's gate-level netlists when none are named (see the note in
+#: :func:`run_regression`)
 DETECTOR_NETLISTS = ("generic-dsp", "generic")
-_LEVELS = ("float", "int8", "rtl", "gate")
+LEVELS = ("float", "int8", "rtl", "gate")
 
 
 def _detector_available() -> bool:
-    return importlib.util.find_spec("vitgates.sim.regress_detector") is not None and \
-        importlib.import_module("vitgates.sim.regress_detector").available()
+    return detector_available()
 
 
 def available_designs() -> list[str]:
     """The designs this installation can regress."""
     out = list(PERSON_DESIGNS)
     if _detector_available():
-        from .regress_detector import DETECTOR_DESIGNS
-
         out += list(DETECTOR_DESIGNS)
     return out
 
@@ -53,58 +61,6 @@ def _csv(value: str, known, what: str) -> list[str]:
         raise VitgatesError(f"--{what}: unknown {', '.join(bad) or 'empty list'} "
                             f"(known: {', '.join(known)})")
     return items
-
-
-def configure_parser(parser) -> None:
-    from .regress_detector import add_head_options
-
-    parser.add_argument("--design", default="all",
-                        help="popcount, sumdiff, person (both), detector, or all (default)")
-    parser.add_argument("--features", metavar="DIR",
-                        help="feature cache (default: the embedded synthetic data)")
-    parser.add_argument("--annotations", metavar="FILE",
-                        help="COCO annotations of the cached images (person labels, boxes)")
-    parser.add_argument("--person-config", metavar="FILE",
-                        help="person-classifier config (default: the shipped one)")
-    parser.add_argument("--person-float", metavar="FILE",
-                        help="the float person classifier (JSON) the config was derived from")
-    parser.add_argument("-n", "--images", type=int, default=None,
-                        help="person classifier: first N images (default: all; 5000 "
-                        "synthetic)")
-    parser.add_argument("--detector-images", type=int, default=None,
-                        help="detector: first N images (default: 4 synthetic, all cached)")
-    add_head_options(parser)
-    parser.add_argument("--detector-folding", metavar="P,R,L",
-                        help="MAC array simulated: pixels, rows, lanes (default: the "
-                        "simulation profile)")
-    parser.add_argument("--detector-gate-folding", metavar="P,R,L",
-                        help="MAC array of the detector's gate-level runs (default: "
-                        "--detector-folding when named, else 4,4,4: 64 MACs per cycle, a "
-                        "netlist Verilator builds in minutes)")
-    parser.add_argument("--detector-icarus-images", type=int, default=0,
-                        help="detector frames per Icarus run (default 0: a frame is millions "
-                        "of cycles)")
-    parser.add_argument("--levels", default=",".join(_LEVELS),
-                        help="levels to run (default: float,int8,rtl,gate)")
-    parser.add_argument("--netlists", default=None,
-                        help="gate-level netlists (known: ice40,ecp5,generic,generic-dsp; "
-                        "default: ice40,ecp5,generic for the person classifier, "
-                        "generic-dsp,generic for the detector: yosys ships no simulation "
-                        "model of the ECP5 block RAM and multiplier)")
-    parser.add_argument("--simulators", default="verilator,icarus",
-                        help="simulators (default: verilator,icarus; Icarus where installed)")
-    parser.add_argument("--icarus-images", type=int, default=32,
-                        help="images per Icarus run (default 32: Icarus is ~100x slower)")
-    parser.add_argument("--pause-in", type=float, default=0.05,
-                        help="probability of an idle input cycle (default 0.05)")
-    parser.add_argument("--pause-out", type=float, default=0.5,
-                        help="probability of back-pressure on the output (default 0.5)")
-    parser.add_argument("--seed", type=int, default=1, help="stall pattern seed (default 1)")
-    parser.add_argument("--data-seed", type=int, default=0,
-                        help="synthetic data seed (default 0)")
-    parser.add_argument("--max-metric-drop", type=float, default=0.03,
-                        help="INT8 vs float passes when the metric (F1, mAP) drops by at most "
-                        "this much (default 0.03)")
 
 
 def _designs(spec: str) -> list[str]:
@@ -159,17 +115,12 @@ def _summary(design: str, reg, data: dict) -> str:
     return f"{design}{tag}: {top.label} {metrics}{agree}{fl}{nr}: {reg.verdict}"
 
 
-def run(args) -> int:
-    from ..fpga.reports import write_report
-    from .gatelevel import sim_levels
-    from .regress_report import progress
-
+def run_regression(args) -> int:
+    """Run the regression ``args`` (the options of :mod:`vitgates.commands.regress`) asks
+    for; write the reports; 0 when every design passed, else 1."""
     _check_options(args)
     designs = _designs(args.design)
-    levels = _csv(args.levels, _LEVELS, "levels")
-    from .netlist import DEFAULT_FAMILIES, FAMILIES
-    from .runner import SIMULATORS
-
+    levels = _csv(args.levels, LEVELS, "levels")
     netlists = _csv(args.netlists or ",".join(DEFAULT_FAMILIES), FAMILIES, "netlists")
     simulators = _csv(args.simulators, SIMULATORS, "simulators")
     sims = sim_levels(levels, netlists, simulators)
@@ -206,10 +157,6 @@ def run(args) -> int:
               "or integer model); only the person classifier is regressed")
     with progress() as prog:
         if person:
-            from ..fpga.person_design import default_person_config
-            from ..golden.person_config import load_person_config
-            from .regress_person import load_float_threshold, load_pooled, regress_person
-
             cfg = (load_person_config(args.person_config) if args.person_config
                    else default_person_config())
             theta = load_float_threshold(cfg, args.person_float)
@@ -227,8 +174,6 @@ def run(args) -> int:
                 if not reg.passed:
                     failed.append(form)
         for design in detector:
-            from .regress_detector import regress_detector
-
             t0 = time.monotonic()
             reg = regress_detector(design, det_sims, opts=args, prog=prog, notes=det_notes)
             reg.t0 = t0

@@ -18,10 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ..errors import VitgatesError
-from .gatelevel import SimLevel, prepare_harness
-from .harness import HarnessError, Stream
+from ..sim.gatelevel import SimLevel, prepare_harness
+from ..sim.harness import HarnessError, Stream
 
 __all__ = [
     "Check",
@@ -139,15 +147,6 @@ class SimOutcome:
 @contextmanager
 def progress(console=None):
     """A rich progress display (bars for simulations, spinners for builds)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=False) as p:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import VitgatesError
+from ..features.cache import FeatureCache
+from ..features.extract import coco_items, extract, folder_items
+from ..features.synthetic import write_synthetic_cache
 
-__all__ = ["configure_parser", "run", "write_synthetic_cache"]
+__all__ = ["configure_parser", "run"]
 
 
 def configure_parser(parser) -> None:
@@ -63,64 +64,7 @@ def configure_parser(parser) -> None:
     p.add_argument("--verify", action="store_true", help="check every shard's SHA-256")
 
 
-def write_synthetic_cache(out, kind: str = "pooled", seed: int = 0, n: int | None = None,
-                          shard_size: int | None = None):
-    """Write the synthetic pooled set or grid world into a cache at ``out``; return it.
-
-    Grids are stored as float32 so the cache holds exactly what the generator makes; the
-    grid cache also gets ``annotations.json`` (COCO format) beside the manifest.
-    """
-    from .cache import FeatureCache, atomic_write_json
-    from .synthetic import grid_dataset, pooled_dataset
-
-    out = Path(out)
-    if kind == "pooled":
-        ds = pooled_dataset(n=n or 5000, seed=seed)
-        cache = FeatureCache.create(
-            out, backbone="synthetic", resolution=768, synthetic=True, dataset=ds.label,
-            arrays={"image_ids": {"shape": [], "dtype": "int64"},
-                    "pooled": {"shape": [ds.features.shape[1]], "dtype": "float32"},
-                    "person": {"shape": [], "dtype": "bool"}},
-            extra={"planted_pos": ds.planted_pos, "planted_neg": ds.planted_neg},
-        )
-        done = set(cache.image_ids.tolist())
-        step = shard_size or 1000
-        for s in range(0, len(ds), step):
-            sl = slice(s, s + step)
-            if set(ds.image_ids[sl].tolist()) <= done:
-                continue
-            cache.append_shard({"image_ids": ds.image_ids[sl], "pooled": ds.features[sl],
-                                "person": ds.person[sl]})
-        return cache
-    ds = grid_dataset(n_images=n or 64, seed=seed)
-    H, W = ds.grid_hw
-    cache = FeatureCache.create(
-        out, backbone="synthetic", resolution=ds.image_size, synthetic=True, dataset=ds.label,
-        arrays={"image_ids": {"shape": [], "dtype": "int64"},
-                "grid": {"shape": [H, W, 768], "dtype": "float32"},
-                "letterbox_scale": {"shape": [], "dtype": "float32"},
-                "orig_hw": {"shape": [2], "dtype": "int32"}},
-        extra={"annotations": "annotations.json"},
-    )
-    atomic_write_json(out / "annotations.json", ds.coco)
-    done = set(cache.image_ids.tolist())
-    step = shard_size or 16
-    for s in range(0, len(ds), step):
-        ids = ds.image_ids[s : s + step]
-        if set(ids.tolist()) <= done:
-            continue
-        cache.append_shard({
-            "image_ids": ids,
-            "grid": np.stack([ds.grid(int(i)) for i in ids]),
-            "letterbox_scale": np.ones(len(ids), np.float32),
-            "orig_hw": np.full((len(ids), 2), ds.image_size, np.int32),
-        })
-    return cache
-
-
 def run(args) -> int:
-    from .cache import FeatureCache
-
     if args.action == "inspect":
         cache = FeatureCache.open(args.cache)
         if args.verify:
@@ -135,9 +79,6 @@ def run(args) -> int:
         print(f"wrote {args.out}: {cache.describe()}")
         return 0
     if args.action == "extract":
-        from ..golden.backbone import load_eupe
-        from .extract import coco_items, extract, folder_items
-
         kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
         if args.coco_ann:
             items = coco_items(args.coco_ann, args.images)
@@ -150,6 +91,8 @@ def run(args) -> int:
         missing = [it.path for it in items if not it.path.is_file()]
         if missing:
             raise VitgatesError(f"{missing[0]}: image file missing ({len(missing)} in all)")
+        from ..golden.backbone import load_eupe  # torch: only `extract` needs it
+
         model = load_eupe(args.weights, args.arch)
         cache = extract(items, args.out, model=model, backbone=f"eupe_{model.arch}",
                         resolution=args.resolution, kinds=kinds, pool=args.pool,

@@ -17,6 +17,12 @@ import time
 import numpy as np
 
 from ..errors import VitgatesError
+from ..features.cache import FeatureCache
+from ..features.synthetic import grid_dataset, pooled_dataset
+from ..golden.person import fit_config
+from ..golden.person_config import save_person_config
+from ..golden.person_float import fit_person
+from ..reports import write_report
 
 __all__ = ["configure_parser", "run"]
 
@@ -60,12 +66,7 @@ def configure_parser(parser) -> None:
 
 
 def _person(args) -> int:
-    from ..fpga.reports import write_report
-    from .person_float import fit_person
-
     if args.cache:
-        from ..features.cache import FeatureCache
-
         cache = FeatureCache.open(args.cache)
         for need in ("pooled", "person"):
             if need not in cache.arrays:
@@ -75,8 +76,6 @@ def _person(args) -> int:
         dataset = f"{m['dataset']} ({m['backbone']}, {m['resolution']} px)"
         synthetic = bool(m["synthetic"])
     else:
-        from ..features.synthetic import pooled_dataset
-
         ds = pooled_dataset(n=args.n, seed=args.seed)
         features, labels, dataset, synthetic = ds.features, ds.person, ds.label, True
     tag = " [synthetic]" if synthetic else ""
@@ -91,9 +90,6 @@ def _person(args) -> int:
               "recall": m["recall"], "threshold": clf.threshold, "pos_dims": clf.pos_dims,
               "neg_dims": clf.neg_dims, "output": str(args.output)}
     if args.config:
-        from .person import fit_config
-        from .person_config import save_person_config
-
         cfg = fit_config(features, labels, clf.pos_dims, clf.neg_dims, clf.threshold,
                          source={"dataset": dataset, "synthetic": synthetic})
         save_person_config(cfg, args.config)
@@ -110,10 +106,10 @@ def _person(args) -> int:
 
 
 def _detector(args) -> int:
+    # torch, here and through detector_train: `train person` must run without it
     import torch
 
-    from ..fpga.reports import write_report
-    from .detector_train import (
+    from ..golden.detector_train import (
         TrainConfig,
         cache_source,
         evaluate_head,
@@ -126,8 +122,6 @@ def _detector(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.cache:
-        from ..features.cache import FeatureCache
-
         if not args.ann:
             raise VitgatesError("--cache needs --ann (the COCO annotation file of its images)")
         cache = FeatureCache.open(args.cache)
@@ -137,8 +131,6 @@ def _detector(args) -> int:
         ecache = FeatureCache.open(args.eval_cache) if args.eval_cache else cache
         test = cache_source(ecache, args.eval_ann or args.ann)
     else:
-        from ..features.synthetic import grid_dataset
-
         ds = grid_dataset(n_images=args.images + args.eval_images, seed=args.seed)
         train = synthetic_source(ds, ds.image_ids[: args.images])
         test = synthetic_source(ds, ds.image_ids[args.images :])

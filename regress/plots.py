@@ -20,6 +20,7 @@ __all__ = ["pr_points", "pr_curves", "confusion_png", "detection_grid_png", "map
 
 
 def _plt():
+    # matplotlib costs most of a second at import: only plotting pays for it
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -105,7 +106,7 @@ def detection_grid_png(path, grid_norm: np.ndarray, image_size: int, gt: list,
     ``(box, class row, score)``, drawn in a colour per label. ``names``: class row -> name.
     """
     plt = _plt()
-    from matplotlib.patches import Rectangle
+    from matplotlib.patches import Rectangle  # matplotlib: see _plt
 
     names = names or {}
     fig, ax = plt.subplots(figsize=(5.5, 5.5))

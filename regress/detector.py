@@ -24,17 +24,52 @@ numpy, no PyTorch).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from amaranth.lib import data
+from pycocotools.cocoeval import COCOeval
 
 from ..errors import VitgatesError
+from ..features.cache import FeatureCache
+from ..features.coco import COCO_CATEGORIES, coco_from_dict, gt_boxes, load_coco
+from ..features.synthetic import grid_dataset
+from ..golden import detector as gd
+from ..golden.cofiber import to_stream
+from ..golden.detector import (
+    decision_agreement,
+    decode_detections,
+    detection_dtype,
+    lstsq_head,
+    pack_thresholds,
+    pack_weights,
+    quantize_head,
+    ref_detect,
+    with_score_thresh,
+)
+from ..golden.detector_float import (
+    FloatDetectorHead,
+    choose_feature_scale,
+    detections_to_coco,
+    per_class_nms,
+)
+from ..golden.detector_head import load_head
+from ..golden.quant import quantize
+from ..hw.cofiber_detector import CofiberDetector
 from ..hw.detector_profile import PROFILES, detector_profile
-from .regress_report import Check, LevelRun, Regression, not_run_check, simulate
+from ..reports import reports_dir
+from ..sim.gatelevel import SimLevel, design_verilog, prepare_harness
+from ..sim.harness import Stream
+from ..sim.payload import field_specs, pack_payloads, unpack_payloads
+from .plots import detection_grid_png, map_pr_png
+from .report import Check, LevelRun, Regression, not_run_check, simulate
 
 __all__ = [
     "DETECTOR_DESIGNS",
@@ -64,12 +99,8 @@ GATE_OPT_FAST = "-O1"
 
 
 def available() -> bool:
-    """Whether the detector's hardware and integer model are part of this installation."""
-    try:
-        from ..golden import detector  # noqa: F401
-        from ..hw import cofiber_detector  # noqa: F401
-    except ImportError:
-        return False
+    """Whether the detector's hardware and integer model are part of this installation:
+    always, now that this module imports both at its top."""
     return True
 
 
@@ -90,8 +121,6 @@ def add_head_options(parser) -> None:
 def sim_folding(spec: str | None = None):
     """The MAC-array folding the regression simulates: ``spec`` ("P,R,L"), else the
     folding of the ``rtl`` profile (:mod:`vitgates.hw.detector_profile`)."""
-    from ..golden import detector as gd
-
     if spec:
         try:
             p, r, lanes = (int(v) for v in spec.split(","))
@@ -107,8 +136,6 @@ def gate_folding(spec: str | None = None, rtl_spec: str | None = None):
     ``--detector-gate-folding``), else ``rtl_spec`` (``--detector-folding``, when one was
     named: then RTL and netlists share it), else the folding of the ``gate`` profile
     (:mod:`vitgates.hw.detector_profile`)."""
-    from ..golden import detector as gd
-
     if spec:
         try:
             p, r, lanes = (int(v) for v in spec.split(","))
@@ -144,17 +171,10 @@ class GridData:
 def load_grids(features=None, annotations=None, n=None, seed: int = 0) -> GridData:
     """The synthetic grid world (images 1..n), or the first ``n`` grids of a cache with
     ``annotations`` (default: the ``annotations.json`` a synthetic grid cache carries)."""
-    from ..features.coco import coco_from_dict, load_coco
-
     if features is None:
-        from ..features.synthetic import grid_dataset
-
         ds = grid_dataset(n_images=n or 4, seed=seed)
         return GridData(ds.image_ids, ds.grid, coco_from_dict(ds.coco), ds.label, True,
                         ds.grid_hw, ds.image_size)
-    from pathlib import Path
-
-    from ..features.cache import FeatureCache
 
     cache = FeatureCache.open(features)
     if "grid" not in cache.arrays:
@@ -195,19 +215,12 @@ def detector_heads(opts, data: GridData, score_thresh: float):
     else (synthetic data, no ``--features``) one fitted in closed form on other synthetic
     images; the INT8 head of ``--detector-head``, else the float head quantised at a feature
     scale chosen on the first grids of ``data``."""
-    from ..golden.detector import quantize_head, with_score_thresh
-    from ..golden.detector_float import FloatDetectorHead, choose_feature_scale
-    from ..golden.detector_head import load_head
-
     f_path = getattr(opts, "detector_float", None)
     i_path = getattr(opts, "detector_head", None)
     if f_path:
         fh = FloatDetectorHead.load(f_path)
         source = f"float head {f_path}"
     elif data.synthetic and not getattr(opts, "features", None):
-        from ..features.synthetic import grid_dataset
-        from ..golden.detector import lstsq_head
-
         train = grid_dataset(n_images=32, seed=opts.data_seed, first_id=100_001)
         fh = lstsq_head(train)
         source = ("float head fitted in closed form on 32 other synthetic images "
@@ -231,8 +244,6 @@ def postprocess(det, *, nms_iou: float = 0.5, max_det: int = 100, pre_nms: int =
     """The float head's protocol on decoded detections: the ``pre_nms`` best per band,
     per-class NMS, the ``max_det`` best (as
     :meth:`~vitgates.golden.detector_float.FloatDetectorHead.detect_raw`)."""
-    from ..golden.detector_float import per_class_nms
-
     keep_band = []
     for b in np.unique(det.bands):
         idx = np.flatnonzero(det.bands == b)
@@ -250,8 +261,6 @@ def coco_eval(coco_gt, results: list, image_ids) -> tuple[dict, tuple]:
     """pycocotools bbox evaluation: ``({"map", "map50", "map75"}, (recall [101],
     precision [101]))``, the curve at IoU 0.5 over all areas, averaged over the classes
     that have ground truth."""
-    from pycocotools.cocoeval import COCOeval
-
     rec = np.linspace(0, 1, 101)
     if not results:
         return {"map": 0.0, "map50": 0.0, "map75": 0.0}, (rec, np.zeros(101))
@@ -288,17 +297,12 @@ class DetectorStimulus:
     end_bit: int
 
     def items(self, frames_q) -> list:
-        from ..golden.cofiber import to_stream
-
         blob = b"".join(np.ascontiguousarray(to_stream(q), np.int8).tobytes() for q in frames_q)
         return [self.weights, self.thresholds, blob]
 
     def records(self, outputs) -> list:
         """Per frame, the records (structured, :func:`~vitgates.golden.detector.
         detection_dtype`) the hardware emitted, end records removed."""
-        from ..golden.detector import detection_dtype
-        from .payload import unpack_payloads
-
         f = unpack_payloads(self.out_layout, outputs)
         B = self.det.box_rows
         frames, start = [], 0
@@ -329,13 +333,6 @@ def sim_fifo_depth(folding, channels: int, n_rows: int) -> int:
 def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
     """The detector at ``folding`` for ``h8`` on ``grid_hw`` grids, and its write streams
     (with the FIFO of :func:`sim_fifo_depth`)."""
-    from amaranth.lib import data
-
-    from ..golden.detector import pack_thresholds, pack_weights
-    from ..hw.cofiber_detector import CofiberDetector
-    from .harness import Stream
-    from .payload import field_specs, pack_payloads
-
     det = CofiberDetector(grid=tuple(grid_hw), channels=h8.channels, n_classes=h8.n_classes,
                           box_rows=h8.box_rows, folding=folding,
                           fifo_depth=sim_fifo_depth(folding, h8.channels, h8.rows))
@@ -378,8 +375,6 @@ def compare_records(step: str, got: list, want: list) -> Check:
 def coco_results(image_id, det, scale) -> list:
     """Decoded detections ``det`` of one image as pycocotools results, boxes scaled by
     ``scale`` (:func:`~vitgates.golden.detector_float.detections_to_coco`)."""
-    from ..golden.detector_float import detections_to_coco
-
     return detections_to_coco(int(image_id), det, scale)
 
 
@@ -389,13 +384,6 @@ def coco_results(image_id, det, scale) -> list:
 def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> Regression:
     """Run the detector regression; return the filled :class:`Regression`. ``notes``:
     lines for the report (levels left out, and why)."""
-    from ..features.coco import COCO_CATEGORIES
-    from ..fpga.reports import reports_dir
-    from ..golden.detector import decision_agreement, decode_detections, ref_detect
-    from ..golden.quant import quantize
-    from .gatelevel import design_verilog
-    from .regress_plots import detection_grid_png, map_pr_png
-
     score = opts.score_thresh
     data = load_grids(getattr(opts, "features", None), getattr(opts, "annotations", None),
                       opts.detector_images, opts.data_seed)
@@ -531,7 +519,6 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
                                top_label: top_curve},
         f"cofiber detector: precision–recall at IoU 0.5{syn}")
     names = {k: nm for k, (_, nm) in enumerate(COCO_CATEGORIES)}
-    from ..features.coco import gt_boxes
 
     for j, i in enumerate(ids[:3].tolist()):
         g = grids[i]
@@ -563,18 +550,10 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
 def benchmark(frames: int, netlists, threads=(1,)) -> int:
     """Seconds per 40×40×768 frame at the wide simulation folding, RTL and each netlist at
     each Verilator thread count in ``threads`` (benchmarks/bench_regress.py)."""
-    import argparse
-    import resource
-
-    from .gatelevel import SimLevel, design_verilog, prepare_harness
-
     opts = argparse.Namespace(data_seed=0, detector_float=None, detector_head=None,
                               features=None)
     data = load_grids(None, None, frames, 0)
     _, h8, _ = detector_heads(opts, data, 0.05)
-    from ..golden.detector import ref_detect
-    from ..golden.quant import quantize
-
     folding = sim_folding()
     stim = detector_stimulus(h8, data.grid_hw, folding)
     q = [quantize(data.grid(int(i)), h8.feature_scale) for i in data.image_ids]
