@@ -82,7 +82,7 @@ class DetectorSynthTop(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
-        from ..hw.skid_buffer import SkidBuffer
+        from ..hw.stream import SkidBuffer
 
         m = Module()
         m.submodules.detector = det = self.detector

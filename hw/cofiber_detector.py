@@ -27,7 +27,6 @@ record fields ``acc_bits(C) + 5`` (30).
 
 from amaranth import Module, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..golden.detector import Folding
@@ -35,7 +34,7 @@ from ..golden.detector_head import BOX_ROWS, NUM_CLASSES, acc_bits
 from .band_threshold import BandThreshold, detection_layout, threshold_write_layout
 from .cofiber_bands import CofiberBands
 from .int8_classifier import Int8Classifier, weight_write_layout
-from .skid_buffer import SkidBuffer
+from .stream import SkidBuffer, StreamFIFO
 
 __all__ = ["CofiberDetector", "SIM_FIFO_DEPTH", "SIM_FOLDING", "UP5K_FOLDING"]
 
@@ -111,14 +110,10 @@ class CofiberDetector(wiring.Component):
         wiring.connect(m, wiring.flipped(self.w_write), cls.w_write)
         wiring.connect(m, wiring.flipped(self.t_write), thr.t_write)
         if self.fifo_depth:
-            width = self.acc_width * self.folding.pixels
-            m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.fifo_depth)
-            m.d.comb += [
-                fifo.w_data.eq(cls.o.payload), fifo.w_en.eq(cls.o.valid),
-                cls.o.ready.eq(fifo.w_rdy),
-                bands.i.payload.eq(fifo.r_data), bands.i.valid.eq(fifo.r_rdy),
-                fifo.r_en.eq(bands.i.ready),
-            ]
+            m.submodules.fifo = fifo = StreamFIFO(cls.o.payload.shape(), self.fifo_depth,
+                                                  buffered=True)
+            wiring.connect(m, cls.o, fifo.i)
+            wiring.connect(m, fifo.o, bands.i)
         else:
             wiring.connect(m, cls.o, bands.i)
         # the bands' memory enables and counters hang on their output's ready: cut it here
