@@ -21,7 +21,9 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import MAX_PAYLOAD, DetectorShape, LinkInfo, Type, person_config_id
+from ..golden.detector_formats import DetectorShape
+from ..golden.link.frames import MAX_PAYLOAD, Type
+from ..golden.link.replies import LinkInfo, person_config_id
 from .deframer import Deframer, descriptor_layout
 from .framer import PACKET_BYTE, Framer
 from .link_controller import LinkController

@@ -16,7 +16,7 @@ Both multiplier operands stay INT8 (two products per SB_MAC16) and a frame costs
 ``H·W·C·R`` MACs instead of ``(21/16)·H·W·C·R``.
 
 Ports: ``i`` the features in 4×4-block-major order (docs/detector.md), ``lanes`` INT8
-channels per transfer; ``o`` detection records (:func:`~vitgates.hw.band_threshold.
+channels per transfer; ``o`` detection records (:func:`~vitgates.golden.detector_formats.
 detection_layout`); ``w_write`` weight words (:func:`~vitgates.golden.detector.
 pack_weights`; accepted while the classifier is idle, i.e. before a frame);
 ``t_write`` thresholds (:func:`~vitgates.golden.detector.pack_thresholds`; always).
@@ -30,10 +30,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..golden.detector import Folding
+from ..golden.detector_formats import (
+    detection_layout,
+    threshold_write_layout,
+    weight_write_layout,
+)
 from ..golden.detector_head import BOX_ROWS, NUM_CLASSES, acc_bits
-from .band_threshold import BandThreshold, detection_layout, threshold_write_layout
+from .band_threshold import BandThreshold
 from .cofiber_bands import CofiberBands
-from .int8_classifier import Int8Classifier, weight_write_layout
+from .int8_classifier import Int8Classifier
 from .stream import SkidBuffer, StreamFIFO
 
 __all__ = ["CofiberDetector", "SIM_FIFO_DEPTH", "SIM_FOLDING", "UP5K_FOLDING"]

@@ -313,7 +313,7 @@ class DetectorStimulus:
         """Per frame, the records (structured, :func:`~vitgates.golden.detector.
         detection_dtype`) the hardware emitted, end records removed."""
         from ..golden.detector import detection_dtype
-        from .payload import unpack_payloads
+        from ..golden.payload import unpack_payloads
 
         f = unpack_payloads(self.out_layout, outputs)
         B = self.det.box_rows
@@ -349,9 +349,9 @@ def detector_stimulus(h8, grid_hw, folding) -> DetectorStimulus:
     from amaranth.lib import data
 
     from ..golden.detector import pack_thresholds, pack_weights
+    from ..golden.payload import field_specs, pack_payloads
     from ..hw.cofiber_detector import CofiberDetector
     from .harness import Stream
-    from .payload import field_specs, pack_payloads
 
     det = CofiberDetector(grid=tuple(grid_hw), channels=h8.channels, n_classes=h8.n_classes,
                           box_rows=h8.box_rows, folding=folding,
