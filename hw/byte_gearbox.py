@@ -65,8 +65,11 @@ class ByteGather(wiring.Component):
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(self.i.valid & self.i.ready):
-            with m.If(cnt < n):
+            if stride == n:
                 m.d.sync += buf.eq(Cat(buf[8:], self.i.payload))
+            else:
+                with m.If(cnt < n):  # the rest is padding
+                    m.d.sync += buf.eq(Cat(buf[8:], self.i.payload))
             with m.If(last):
                 m.d.sync += [self.o.valid.eq(1), cnt.eq(0), last.eq(stride == 1)]
             with m.Else():
