@@ -48,6 +48,7 @@ class DetectorSynthTop(wiring.Component):
     ``i``: payload ``{byte, sel}``; ``sel`` 0, 1, 2 routes to the detector's ``i``,
     ``w_write``, ``t_write``, whose payloads are assembled from ``ceil(bits/8)`` bytes, least
     significant first. ``o``: each record as ``ceil(bits/8)`` bytes, least significant first.
+    The bytes go through the gearbox of :mod:`vitgates.hw.byte_gearbox`.
     """
 
     i: In(stream.Signature(data.StructLayout({"byte": 8, "sel": 2})))
@@ -58,7 +59,8 @@ class DetectorSynthTop(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
-        from ..hw.skid_buffer import SkidBuffer
+        from ..hw.byte_gearbox import ByteGather, ByteScatter
+        from ..hw.stream import SkidBuffer
 
         m = Module()
         m.submodules.detector = det = self.detector
@@ -67,42 +69,20 @@ class DetectorSynthTop(wiring.Component):
         m.submodules.o_skid = o_skid = SkidBuffer(8)
         wiring.connect(m, wiring.flipped(self.i), i_skid.i)
         wiring.connect(m, o_skid.o, wiring.flipped(self.o))
-        inp, out = i_skid.o, o_skid.i
-        ports = [det.i, det.w_write, det.t_write]
-        # every enable below is one LUT of flip-flops: the shift registers' enables fan out
-        # to many flip-flops, so the logic in front of them is kept shallow
+        inp = i_skid.o
         can_take = []
-        for k, port in enumerate(ports):
-            bits = Value.cast(port.payload).shape().width
-            n = -(-bits // 8)
-            buf = Signal(8 * n, name=f"buf{k}")
-            last = Signal(name=f"last{k}", init=n == 1)  # the next byte completes the word
-            full = Signal(name=f"full{k}")
-            cnt = Signal(range(n), name=f"cnt{k}")
-            take = Signal(name=f"take{k}")
-            m.d.comb += [Value.cast(port.payload).eq(buf[:bits]), port.valid.eq(full),
-                         take.eq(inp.valid & (inp.payload.sel == k) & ~full)]
-            can_take.append((inp.payload.sel == k) & ~full)
-            with m.If(full & port.ready):
-                m.d.sync += full.eq(0)
-            with m.If(take):
-                m.d.sync += buf.eq(Cat(buf[8:], inp.payload.byte))
-                with m.If(last):
-                    m.d.sync += [full.eq(1), cnt.eq(0), last.eq(n == 1)]
-                with m.Else():
-                    m.d.sync += [cnt.eq(cnt + 1), last.eq(cnt == n - 2)]
+        for k, port in enumerate([det.i, det.w_write, det.t_write]):
+            gather = ByteGather(port.payload.shape())
+            m.submodules[f"gather{k}"] = gather
+            m.d.comb += [gather.i.payload.eq(inp.payload.byte),
+                         gather.i.valid.eq(inp.valid & (inp.payload.sel == k))]
+            can_take.append((inp.payload.sel == k) & gather.i.ready)
+            wiring.connect(m, gather.o, port)
         m.d.comb += inp.ready.eq(Cat(*can_take).any())
 
-        bits = Value.cast(det.o.payload).shape().width
-        n = -(-bits // 8)
-        shreg = Signal(8 * n)
-        left = Signal(range(n + 1))
-        empty = Signal(init=1)  # left == 0, as a flip-flop
-        m.d.comb += [out.valid.eq(~empty), out.payload.eq(shreg[:8]), det.o.ready.eq(empty)]
-        with m.If(det.o.valid & empty):
-            m.d.sync += [shreg.eq(Value.cast(det.o.payload)), left.eq(n), empty.eq(0)]
-        with m.If(out.valid & out.ready):
-            m.d.sync += [shreg.eq(shreg[8:]), left.eq(left - 1), empty.eq(left == 1)]
+        m.submodules.scatter = scatter = ByteScatter(det.o.payload.shape())
+        wiring.connect(m, det.o, scatter.i)
+        wiring.connect(m, scatter.o, o_skid.i)
         return m
 
 

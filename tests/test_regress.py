@@ -225,7 +225,7 @@ def test_payload_round_trip():
     from amaranth import signed
     from amaranth.lib import data
 
-    from vitgates.sim.payload import field_specs, pack_payloads, unpack_payloads
+    from vitgates.golden.payload import field_specs, pack_payloads, unpack_payloads
 
     layout = data.StructLayout({"addr": 5, "w": data.ArrayLayout(signed(8), 3),
                                 "end": 1})
