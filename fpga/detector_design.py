@@ -21,11 +21,19 @@ import subprocess
 from pathlib import Path
 
 from amaranth import Cat, Module, Signal, Value
+from amaranth.back import verilog
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import VitgatesError
+from ..golden.detector_head import NUM_CLASSES
+from ..hw.byte_gearbox import ByteGather, ByteScatter
+from ..hw.cofiber_detector import CofiberDetector
 from ..hw.detector_profile import DetectorProfile, MultiplierKind, detector_profile
+from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
+from ..hw.stream import SkidBuffer
+from ..sim.runner import build_dir
+from ..toolchain import tool_env
 from .boards import Board
 from .design import BuildFiles, Design, DesignOptions, SynthResult
 
@@ -36,8 +44,6 @@ CHANNELS = 768
 
 
 def _detector(p: DetectorProfile, grid=GRID, channels=CHANNELS, *, sim=False, **kw):
-    from ..hw.cofiber_detector import CofiberDetector
-
     args = (p.simulated() if sim else p).detector_args()
     return CofiberDetector(grid=grid, channels=channels, **{**args, **kw})
 
@@ -59,9 +65,6 @@ class DetectorSynthTop(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
-        from ..hw.byte_gearbox import ByteGather, ByteScatter
-        from ..hw.stream import SkidBuffer
-
         m = Module()
         m.submodules.detector = det = self.detector
         # registered byte streams on both sides: the pins see flip-flops only
@@ -146,11 +149,6 @@ def measure_cycles(p: DetectorProfile, grid=GRID, channels=CHANNELS, *, workdir=
     """Cycles per image of profile ``p`` on ``grid`` × ``channels``, counted by Verilator
     (``kw``: further :class:`~vitgates.hw.cofiber_detector.CofiberDetector` parameters,
     ``n_classes`` and ``box_rows``)."""
-    from amaranth.back import verilog
-
-    from ..sim.runner import build_dir
-    from ..toolchain import tool_env
-
     f = p.folding
     d = Path(workdir) if workdir else build_dir(
         f"detector-cycles-{grid[0]}x{grid[1]}x{channels}-{f.pixels}-{f.rows}-{f.lanes}"
@@ -184,10 +182,6 @@ def _top(opts: DesignOptions, board: Board) -> DetectorSynthTop:
 
 
 def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
-    from amaranth.back import verilog
-
-    from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
-
     (folder / "top.v").write_text(verilog.convert(_top(opts, board), name="top"))
     sources = ["top.v"]
     if detector_profile(board=board.name).multiplier is MultiplierKind.ICESTORM_DSP:
@@ -201,8 +195,6 @@ def _cycles(opts: DesignOptions, board: Board) -> int:
 
 
 def _extra(opts: DesignOptions, board: Board, result: SynthResult) -> dict:
-    from ..golden.detector_head import NUM_CLASSES
-
     p = detector_profile(board=board.name)
     f = p.folding
     macs_per_frame = GRID[0] * GRID[1] * CHANNELS * (NUM_CLASSES + p.box_rows)

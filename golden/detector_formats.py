@@ -21,6 +21,9 @@ import numpy as np
 from amaranth.hdl import signed
 from amaranth.lib import data
 
+from .cofiber import to_stream
+from .detector import Folding, pack_thresholds, pack_weights
+from .detector_head import acc_bits
 from .payload import pack, pack_payloads, unpack
 
 __all__ = [
@@ -98,8 +101,6 @@ class DetectorShape:
     @property
     def value_width(self) -> int:
         """Bits of a threshold and of a record's accumulators (``acc_bits(C) + 5``)."""
-        from .detector_head import acc_bits
-
         return acc_bits(self.channels) + 5
 
     @property
@@ -182,15 +183,11 @@ class DetectorShape:
     def weight_writes(self, head, *, pixels: int = 1) -> bytes:
         """The DET_WEIGHTS payload bytes that load ``head``'s weights (all ``depth`` words,
         :func:`~vitgates.golden.detector.pack_weights`), ``stride`` bytes a word."""
-        from .detector import Folding, pack_weights
-
         cols = pack_weights(head, Folding(pixels=pixels, rows=self.rows, lanes=self.lanes))
         return b"".join(self.pad(v) for v in pack_payloads(self.weight_layout, cols))
 
     def threshold_writes(self, head) -> bytes:
         """The DET_THRESHOLDS payload bytes of ``head``'s ``3·K`` thresholds."""
-        from .detector import pack_thresholds
-
         cols = pack_thresholds(head)
         return b"".join(self.pad(v) for v in pack_payloads(self.threshold_layout, cols))
 
@@ -205,8 +202,6 @@ class DetectorShape:
 
     def grid_stream(self, q) -> bytes:
         """The bytes of a grid (INT8 [H, W, C]) in the detector's input order."""
-        from .cofiber import to_stream
-
         q = np.asarray(q)
         if q.shape != (*self.grid, self.channels):
             raise ValueError(f"grid of shape {list(q.shape)}, the detector takes "

@@ -24,10 +24,12 @@ from amaranth.lib.wiring import In, Out
 from ..golden.detector_formats import DetectorShape
 from ..golden.link.frames import MAX_PAYLOAD, Type
 from ..golden.link.replies import LinkInfo, person_config_id
+from .byte_detector import ByteDetector
 from .deframer import Deframer, descriptor_layout
 from .framer import PACKET_BYTE, Framer
 from .link_controller import LinkController
 from .link_status import UART_EVENTS, LinkStatus
+from .person_classifier import PersonClassifier
 from .stream import SkidBuffer, StreamFIFO, StreamRegister
 
 __all__ = ["BoardCore", "ACTIVITY", "link_info"]
@@ -108,8 +110,6 @@ class BoardCore(wiring.Component):
         self.status_copies = status_copies
         self.detector = None
         if detector is not None:
-            from .byte_detector import ByteDetector
-
             self.detector = ByteDetector(**detector)
         det_shape = (DetectorShape.of(self.detector.detector) if self.detector is not None
                      else None)
@@ -188,8 +188,6 @@ class BoardCore(wiring.Component):
         wiring.connect(m, frame_reg.o, wiring.flipped(self.o))
 
         if self.person is not None:
-            from .person_classifier import PersonClassifier
-
             m.submodules.person = person = PersonClassifier(
                 self.person_config, form=self.form, pipeline=self.pipeline)
             # a register before the classifier: its input `valid` fans out to the capture

@@ -13,7 +13,10 @@ import struct
 
 import numpy as np
 
+from ..cofiber import from_stream
+from ..detector import hw_row_order, ref_detect
 from ..detector_formats import DetectorShape
+from ..person import ref_popcount, ref_sumdiff, select
 from .deframer import Deframer
 from .frames import Error, LinkError, Packet, Type
 from .replies import COUNTERS, LinkInfo, error_packet, info_payload, status_payload
@@ -70,8 +73,6 @@ class _DetectorModel:
         return (self.w_count, self.t_count) == self.shape.writes
 
     def head(self) -> _LoadedHead:
-        from ..detector import hw_row_order
-
         sh = self.shape
         n_pass = -(-sh.n_rows // sh.rows)
         wpp = sh.channels // sh.lanes
@@ -82,9 +83,6 @@ class _DetectorModel:
         return _LoadedHead(weight, self.thresholds.copy())
 
     def detect(self) -> list[bytes]:
-        from ..cofiber import from_stream
-        from ..detector import ref_detect
-
         sh = self.shape
         q = from_stream(np.frombuffer(bytes(self.grid), np.int8).reshape(-1, sh.channels), *sh.grid)
         self.grid = bytearray()
@@ -189,8 +187,6 @@ class LinkModel:
             cfg, form = self.person
             if n != cfg.feature_dim:
                 return bad(Error.BAD_LENGTH)
-            from ..person import ref_popcount, ref_sumdiff, select
-
             q8 = np.frombuffer(p.payload, dtype=np.int8)[None, :]
             ref = {"popcount": ref_popcount, "sumdiff": ref_sumdiff}[form]
             dec = bool(ref(select(q8, cfg), cfg)[0])
