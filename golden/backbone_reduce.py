@@ -44,6 +44,7 @@ import contextlib
 import copy
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,8 +360,10 @@ class PrunedAttention(nn.Module):
         self.heads = len(self.kept_heads)
         self.head_dim = head_dim
         inner = self.heads * head_dim
-        self.qkv = MaskedBiasLinear(dim, 3 * inner)
-        self.proj = nn.Linear(inner, dim)
+        with warnings.catch_warnings():  # no head left: zero-size weights are fine here
+            warnings.simplefilter("ignore", UserWarning)
+            self.qkv = MaskedBiasLinear(dim, 3 * inner)
+            self.proj = nn.Linear(inner, dim)
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
         B, N, C = x.shape

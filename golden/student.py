@@ -206,12 +206,13 @@ def distill_loss(out: Tensor, target: Tensor, student: Student, cfg: DistillConf
 def train_student(student: Student, teacher: nn.Module,
                   batches: Callable[[int], Iterator[Tensor]], cfg: DistillConfig, *,
                   pool: str = "mean", checkpoint=None, device: str = "cpu",
-                  progress: bool = False, log: Callable[[str], None] | None = None) -> dict:
+                  stop_at: int | None = None, progress: bool = False, log: Callable[[str], None] | None = None) -> dict:
     """Distil ``teacher`` into ``student`` (in place); returns the training summary.
 
     ``batches(epoch)`` yields normalised image batches [b, 3, S, S], the same for the same
     epoch (the order a resumed run replays). ``checkpoint``: a file to resume from when it
-    exists and to save to every ``cfg.save_every`` steps and at the end.
+    exists and to save to every ``cfg.save_every`` steps and at the end. ``stop_at``: stop
+    (and save) after that step, as an interrupted run would; a later call resumes.
     """
     if cfg.cosine and student.cfg.out_dim == 40:
         raise VitgatesError("the cosine loss needs a student with out_dim 768 (preset 15.67m)")
@@ -254,14 +255,15 @@ def train_student(student: Student, teacher: nn.Module,
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     t0 = time.time()
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     with Progress(TextColumn("[bold]distil"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[loss]}"), disable=not progress) as bar:
         task = bar.add_task("distil", total=cfg.steps, completed=step, loss="")
-        while step < cfg.steps:
+        while step < end:
             for k, x in enumerate(batches(epoch)):
                 if k < skip:
                     continue
-                if step >= cfg.steps:
+                if step >= end:
                     break
                 x = x.to(dev)
                 with amp:
