@@ -11,8 +11,8 @@ by 8). Levels, strides 8 to 128:
 - the bands enter the towers through one ``Conv1x1(C, hidden)`` shared by the four band
   levels;
 - a stride-8 level from one ``ConvTranspose2d(hidden, hidden, 2, stride 2)`` of the
-  projected stride-16 band; then top-down lateral connections add each coarser level, upsampled, to the
-  next finer one (parameter-free).
+  projected stride-16 band; then top-down lateral connections add each coarser level,
+  upsampled, to the next finer one (parameter-free).
 
 Each level then runs through two towers with separate weights (shared across levels):
 ``n_conv`` 3×3 conv + GroupNorm + ReLU blocks and ``n_dw`` depthwise residual blocks

@@ -206,7 +206,8 @@ def distill_loss(out: Tensor, target: Tensor, student: Student, cfg: DistillConf
 def train_student(student: Student, teacher: nn.Module,
                   batches: Callable[[int], Iterator[Tensor]], cfg: DistillConfig, *,
                   pool: str = "mean", checkpoint=None, device: str = "cpu",
-                  stop_at: int | None = None, progress: bool = False, log: Callable[[str], None] | None = None) -> dict:
+                  stop_at: int | None = None, progress: bool = False,
+                  log: Callable[[str], None] | None = None) -> dict:
     """Distil ``teacher`` into ``student`` (in place); returns the training summary.
 
     ``batches(epoch)`` yields normalised image batches [b, 3, S, S], the same for the same

@@ -21,7 +21,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "backbone": ("vitgates.commands.backbone", "seed 000 backbone reductions: slice, heads, blocks, student"),
+    "backbone": ("vitgates.commands.backbone", "seed 000 backbone reductions and student"),
     "detector-head": (
         "vitgates.commands.detector",
         "check an INT8 detector weight file, or convert a float detection head to one",
@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "vitgates.commands.flash",
         "program a board with its bitstream (iceprog or openFPGALoader); --dry-run prints it",
     ),
-    "heads": ("vitgates.commands.heads", "seed 002 detection heads: train, evaluate, count parameters"),
+    "heads": ("vitgates.commands.heads", "seed 002 detection heads: train, eval, params"),
     "host": (
         "vitgates.commands.host",
         "stream features to a board over its UART, compare its decisions, write a report",

@@ -295,8 +295,13 @@ def _heads(args) -> int:
 
 
 def _blocks(args) -> int:
-    from ..golden.backbone_reduce import count_params, drop_blocks, prune_blocks, save_reduced
-    from ..golden.backbone_reduce import write_report
+    from ..golden.backbone_reduce import (
+        count_params,
+        drop_blocks,
+        prune_blocks,
+        save_reduced,
+        write_report,
+    )
 
     model, cal, clf, tag, base, _ = _setup(args)
     res = prune_blocks(model, cal, clf, args.k, pool=args.pool, mode=args.mode)

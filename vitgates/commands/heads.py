@@ -150,8 +150,7 @@ def _eval_lines(tag, r):
 def _train(args) -> int:
     import torch
 
-    from ..golden.head_train import HeadTrainConfig, calibrate_head, evaluate
-    from ..golden.head_train import train_detection_head
+    from ..golden.head_train import HeadTrainConfig, calibrate_head, evaluate, train_detection_head
 
     dev = _device(args.device)
     torch.manual_seed(args.seed)
