@@ -26,6 +26,11 @@ image. Each object's parent 4×4-cell block holds no other object. A linear head
 cofiber bands can therefore learn both the class and the box. Grids are not stored: each
 is regenerated from ``(seed, image_id)`` on request. Annotations are a COCO-format dict
 (all 80 categories) that pycocotools evaluates as it would COCO val2017.
+
+**Images** (:func:`image_dataset`), for the backbone reductions and the student (which
+need pixels, not features): small RGB images, half with an upright skin-coloured ellipse
+(the "person") on a smooth random background, some of the others with a box of another
+colour.
 """
 
 from __future__ import annotations
