@@ -188,13 +188,15 @@ def _flip(grids: np.ndarray, boxes: np.ndarray, width: float):
 
 
 def train_detection_head(head: nn.Module, source: GridSource, cfg: HeadTrainConfig, *,
-                         checkpoint=None, device: str = "cpu", progress: bool = False,
+                         checkpoint=None, device: str = "cpu", stop_at: int | None = None,
+                         progress: bool = False,
                          log: Callable[[str], None] | None = None) -> tuple[nn.Module, dict]:
     """Train ``head`` on ``source``; returns ``(EMA copy of the head, summary)``.
 
     ``cfg.params == "calibration"`` trains only ``head.calibration_parameters()`` (the
     partial fine-tune). ``checkpoint``: resumed from when it exists, written every
-    ``cfg.save_every`` steps and at the end. The summary holds the loss history.
+    ``cfg.save_every`` steps and at the end; ``stop_at`` stops (and saves) after that step,
+    as an interrupted run would. The summary holds the loss history.
     """
     dev = torch.device(device)
     head = head.to(dev).train()
@@ -244,10 +246,11 @@ def train_detection_head(head: nn.Module, source: GridSource, cfg: HeadTrainConf
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     t0 = time.time()
+    end = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     with Progress(TextColumn("[bold]train head"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[loss]}"), disable=not progress) as bar:
         task = bar.add_task("train", total=cfg.steps, completed=step, loss="")
-        while step < cfg.steps:
+        while step < end:
             epoch, skip = divmod(step, per_epoch)
             rng = np.random.default_rng([cfg.seed, epoch])
             order = rng.permutation(source.image_ids)
@@ -255,7 +258,7 @@ def train_detection_head(head: nn.Module, source: GridSource, cfg: HeadTrainConf
             for k, (bids, grids) in enumerate(source.batches(order, bs)):
                 if k < skip:
                     continue
-                if step >= cfg.steps:
+                if step >= end:
                     break
                 targets = []
                 gl = []

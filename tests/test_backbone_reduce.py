@@ -141,3 +141,30 @@ def test_backbone_input_errors_are_one_line(weights, tmp_path, capsys, monkeypat
     assert main(["backbone", "slice", *_args(weights), "--classifier", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(e.startswith("vitgates: error: ") for e in err)
+
+
+def test_backbone_slice_on_an_image_folder(weights, tmp_path, monkeypatch):
+    """--images/--ann: COCO files are read, letterboxed and labelled from the annotations."""
+    from PIL import Image
+
+    monkeypatch.setenv("VITGATES_BUILD", str(tmp_path))
+    ds = image_dataset(6, 48, 1)
+    folder = tmp_path / "val"
+    folder.mkdir()
+    images, anns = [], []
+    for k, pix in enumerate(ds.pixels):
+        name = f"{k + 1:012d}.png"
+        Image.fromarray((pix * 255).astype("uint8")).save(folder / name)
+        images.append({"id": k + 1, "file_name": name, "width": 48, "height": 48})
+        anns.append({"id": k + 1, "image_id": k + 1, "category_id": 1 if k % 2 else 3,
+                     "bbox": [4, 4, 20, 30], "area": 600, "iscrowd": 0})
+    ann = tmp_path / "ann.json"
+    from vitgates.features.coco import categories_json
+
+    ann.write_text(json.dumps({"images": images, "annotations": anns,
+                               "categories": categories_json()}))
+    assert main(["backbone", "slice", "--weights", weights, "--images", str(folder),
+                 "--ann", str(ann), "--resolution", "64", "--batch-size", "4",
+                 "--device", "cpu"]) == 0
+    r = json.loads((tmp_path / "reports" / "backbone-slice.json").read_text())
+    assert r["n"] == 6 and not r["synthetic"] and r["decision_agreement"] == 1.0

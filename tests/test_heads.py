@@ -28,7 +28,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def source():
-    return synthetic_source(grid_dataset(16, 0, grid_hw=(16, 16)))
+    return synthetic_source(grid_dataset(16, 0, grid_hw=(8, 8)))  # levels 16x16 .. 1x1
 
 
 def test_full_size_parameter_counts():
@@ -83,7 +83,7 @@ def test_head_trains_with_falling_loss_and_evaluates(kind, source):
     if kind == "fcos":
         head = FCOSHead(ch=32, n_tower=1)
     else:
-        head = SplitTowerHead(stand_in_embeddings(), hidden=32, n_conv=1, n_dw=1)
+        head = SplitTowerHead(stand_in_embeddings(64), hidden=32, n_conv=1, n_dw=1)
         head.pc_init()
     cfg = ht.HeadTrainConfig(steps=16, batch_size=8, lr=2e-3, save_every=0)
     ema, summary = ht.train_detection_head(head, source, cfg)
@@ -96,7 +96,7 @@ def test_head_trains_with_falling_loss_and_evaluates(kind, source):
 
 
 def test_calibration_fine_tune_moves_only_the_calibration_layers(source):
-    head = SplitTowerHead(stand_in_embeddings(), hidden=16, n_conv=1, n_dw=1)
+    head = SplitTowerHead(stand_in_embeddings(64), hidden=16, n_conv=1, n_dw=1)
     before = {k: v.clone() for k, v in head.state_dict().items()}
     tuned, _ = ht.calibrate_head(head, source, 2, lr=1e-2, batch_size=8)
     after = tuned.state_dict()
@@ -113,7 +113,7 @@ def test_soft_nms_decays_overlaps():
 def test_heads_commands(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VITGATES_BUILD", str(tmp_path))
     out = tmp_path / "h.safetensors"
-    common = ["--images", "8", "--eval-images", "4", "--device", "cpu"]
+    common = ["--images", "8", "--eval-images", "4", "--grid", "8", "--device", "cpu"]
     assert main(["heads", "train", "--head", "split-tower", "--hidden", "16", *common,
                  "--steps", "2", "--calib-steps", "1", "--checkpoint",
                  str(tmp_path / "ck.pt"), "-o", str(out)]) == 0
@@ -130,3 +130,20 @@ def test_heads_commands(tmp_path, monkeypatch, capsys):
     assert main(["heads", "train", "--grid", "12", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("vitgates: error: ") for e in err)
+
+
+def test_training_resumes_where_it_stopped(source, tmp_path):
+    def run(**kw):
+        torch.manual_seed(0)
+        head = FCOSHead(ch=32, n_tower=1)
+        cfg = ht.HeadTrainConfig(steps=4, batch_size=8, save_every=0)
+        return ht.train_detection_head(head, source, cfg, **kw)
+
+    full, _ = run()
+    ck = tmp_path / "ck.pt"
+    run(checkpoint=ck, stop_at=3)  # 16 images of batch 8: stops inside the second epoch
+    assert torch.load(ck, weights_only=False)["step"] == 3
+    resumed, summary = run(checkpoint=ck)
+    assert summary["steps"] == 4 and len(summary["history"]) == 4
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)

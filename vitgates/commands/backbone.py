@@ -118,12 +118,20 @@ def _model(args, dev):
     return eupe_vit(args.arch).to(dev), True
 
 
-def _file_batches(paths, resolution, bs):
+def _file_batches(paths, resolution, bs, *, keep: bool = False):
+    """``batches()`` over image files; ``keep``: hold the preprocessed batches in memory
+    (float16) after the first pass, so the many passes of an ablation decode once."""
+    kept: list = []
+
     def batches():
         from PIL import Image
 
         from ..golden.backbone import letterbox, preprocess
 
+        if kept:
+            for x in kept:
+                yield x.float()
+            return
         for s in range(0, len(paths), bs):
             pix = []
             for p in paths[s : s + bs]:
@@ -132,9 +140,22 @@ def _file_batches(paths, resolution, bs):
                         pix.append(letterbox(im, resolution)[0])
                 except OSError as e:
                     raise VitgatesError(f"{p}: cannot read image ({e})") from None
-            yield preprocess(np.stack(pix))
+            x = preprocess(np.stack(pix))
+            if keep:
+                kept.append(x.half())
+            yield x
 
     return batches
+
+
+def _progress(what: str):
+    """A callback ``(done, total)`` that prints every tenth of the way."""
+
+    def report(done, total):
+        if done == total or done % max(1, total // 10) == 0:
+            print(f"{what}: {done}/{total}", flush=True)
+
+    return report
 
 
 def _calibration(args):
@@ -151,7 +172,7 @@ def _calibration(args):
         items = coco_items(args.ann, args.images)[: args.n]
         labels = np.asarray([it.person for it in items], bool)
         return CalibrationSet(_file_batches([it.path for it in items], args.resolution,
-                                            args.batch_size), labels,
+                                            args.batch_size, keep=True), labels,
                               f"{args.images} ({len(items)} images)", False)
     from ..features.synthetic import image_dataset
 
@@ -257,7 +278,8 @@ def _heads(args) -> int:
     )
 
     model, cal, clf, tag, base, dev = _setup(args)
-    res = prune_heads(model, cal, clf, args.k, pool=args.pool, mode=args.mode)
+    res = prune_heads(model, cal, clf, args.k, pool=args.pool, mode=args.mode,
+                      progress=_progress(f"head ablation{tag}"))
     best = res["best"]
     out = {**base, "stage": 2, "params": count_params(model), **res}
     md = [f"# Backbone stage 2: attention-head pruning{tag}", "",
@@ -304,7 +326,8 @@ def _blocks(args) -> int:
     )
 
     model, cal, clf, tag, base, _ = _setup(args)
-    res = prune_blocks(model, cal, clf, args.k, pool=args.pool, mode=args.mode)
+    res = prune_blocks(model, cal, clf, args.k, pool=args.pool, mode=args.mode,
+                       progress=_progress(f"block ablation{tag}"))
     best = res["best"]
     out = {**base, "stage": 3, "params": count_params(model), **res}
     md = [f"# Backbone stage 3: depth reduction{tag}", "",
@@ -355,10 +378,12 @@ def _student(args) -> int:
         from ..features.extract import folder_items
 
         paths = [it.path for it in folder_items(args.train_images)]
-        base_batches = _file_batches(paths, args.resolution, args.batch_size)
 
         def batches(epoch):
-            yield from base_batches()  # files stream in their sorted order
+            # a new order each epoch, the same for the same (seed, epoch): resumable
+            order = np.random.default_rng([args.seed, epoch]).permutation(len(paths))
+            yield from _file_batches([paths[i] for i in order], args.resolution,
+                                     args.batch_size)()
     else:
         def batches(epoch):
             xs = list(cal.batches())
