@@ -139,8 +139,9 @@ def test_backbone_input_errors_are_one_line(weights, tmp_path, capsys, monkeypat
     bad = tmp_path / "clf.json"
     bad.write_text("{}")
     assert main(["backbone", "slice", *_args(weights), "--classifier", str(bad)]) == 2
+    assert main(["backbone", "slice", "--synthetic-size", "40"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(e.startswith("vitgates: error: ") for e in err)
+    assert len(err) == 5 and all(e.startswith("vitgates: error: ") for e in err)
 
 
 def test_backbone_slice_on_an_image_folder(weights, tmp_path, monkeypatch):

@@ -128,8 +128,9 @@ def test_heads_commands(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["heads", "eval", "--head", "fcos", "--weights", str(out), *common]) == 2
     assert main(["heads", "train", "--grid", "12", "-o", str(out)]) == 2
+    assert main(["heads", "train", "--head", "fcos", "--hidden", "48", "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(e.startswith("vitgates: error: ") for e in err)
+    assert len(err) == 3 and all(e.startswith("vitgates: error: ") for e in err)
 
 
 def test_training_resumes_where_it_stopped(source, tmp_path):

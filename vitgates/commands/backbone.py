@@ -176,6 +176,9 @@ def _calibration(args):
                               f"{args.images} ({len(items)} images)", False)
     from ..features.synthetic import image_dataset
 
+    if args.synthetic_size < 16 or args.synthetic_size % 16:
+        raise VitgatesError(f"--synthetic-size must be a positive multiple of 16, got "
+                            f"{args.synthetic_size}")
     ds = image_dataset(args.n, args.synthetic_size, args.seed)
     return tensor_set(preprocess(ds.pixels), ds.person, ds.label, synthetic=True,
                       batch_size=args.batch_size)

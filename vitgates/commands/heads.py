@@ -60,7 +60,9 @@ def configure_parser(parser) -> None:
     p.add_argument("--ema-decay", type=float, default=0.9998)
     p.add_argument("--checkpoint", help="resume from / save to this file")
     p.add_argument("-o", "--output", required=True, help="head weights (.safetensors)")
-    p = sub.add_parser("eval", help="evaluate saved head weights with pycocotools")
+    p = sub.add_parser("eval", help="evaluate saved head weights with pycocotools",
+                       description="Evaluate a head written by 'heads train' (its class "
+                       "embeddings travel in the file; --embeddings is not needed).")
     _data(p)
     p.add_argument("--weights", required=True, help="a file written by 'heads train'")
     sub.add_parser("params", help="each head's exact parameter count beside the seed's")
@@ -82,6 +84,9 @@ def _build(kind: str, hidden, embeddings=None, in_dim: int = 768):
     from ..golden.fcos import FCOSHead
     from ..golden.split_tower import SplitTowerHead, class_embeddings
 
+    if hidden is not None and (hidden < 8 or hidden % (32 if kind == "fcos" else 8)):
+        raise VitgatesError(f"--hidden must be a positive multiple of "
+                            f"{32 if kind == 'fcos' else 8} for {kind} (GroupNorm), got {hidden}")
     if kind == "fcos":
         return FCOSHead(in_dim=in_dim, ch=hidden or 256), "none (learned classes)"
     e, src = class_embeddings(embeddings)
@@ -202,8 +207,16 @@ def _eval(args) -> int:
         raise VitgatesError(f"{args.weights}: holds a {meta.get('head')} head, not "
                             f"{args.head}")
     cfg = meta["config"]
-    hidden = cfg.get("hidden", cfg.get("channels"))
-    head, _ = _build(args.head, hidden, args.embeddings, cfg["in_dim"])
+    from ..golden.fcos import FCOSHead
+    from ..golden.split_tower import SplitTowerHead
+
+    if args.head == "fcos":
+        head = FCOSHead(in_dim=cfg["in_dim"], ch=cfg["channels"], n_tower=cfg["n_tower"])
+    elif "text_embed" not in sd:
+        raise VitgatesError(f"{args.weights}: no class embeddings in the file")
+    else:  # the file holds the class embeddings it was trained with
+        head = SplitTowerHead(sd["text_embed"].numpy(), in_dim=cfg["in_dim"],
+                              hidden=cfg["hidden"], n_conv=cfg["n_conv"], n_dw=cfg["n_dw"])
     try:
         head.load_state_dict(sd, strict=True)
     except RuntimeError as e:
