@@ -84,9 +84,9 @@ def _build(kind: str, hidden, embeddings=None, in_dim: int = 768):
     from ..golden.fcos import FCOSHead
     from ..golden.split_tower import SplitTowerHead, class_embeddings
 
-    if hidden is not None and (hidden < 8 or hidden % (32 if kind == "fcos" else 8)):
-        raise VitgatesError(f"--hidden must be a positive multiple of "
-                            f"{32 if kind == 'fcos' else 8} for {kind} (GroupNorm), got {hidden}")
+    if hidden is not None and (hidden < 8 or hidden % 8):
+        raise VitgatesError(f"--hidden must be a positive multiple of 8 (GroupNorm), got "
+                            f"{hidden}")
     if kind == "fcos":
         return FCOSHead(in_dim=in_dim, ch=hidden or 256), "none (learned classes)"
     e, src = class_embeddings(embeddings)
@@ -211,7 +211,8 @@ def _eval(args) -> int:
     from ..golden.split_tower import SplitTowerHead
 
     if args.head == "fcos":
-        head = FCOSHead(in_dim=cfg["in_dim"], ch=cfg["channels"], n_tower=cfg["n_tower"])
+        head = FCOSHead(in_dim=cfg["in_dim"], ch=cfg["channels"], n_tower=cfg["n_tower"],
+                        mid=cfg.get("mid"))
     elif "text_embed" not in sd:
         raise VitgatesError(f"{args.weights}: no class embeddings in the file")
     else:  # the file holds the class embeddings it was trained with
