@@ -216,7 +216,8 @@ def train_student(student: Student, teacher: nn.Module,
     (and save) after that step, as an interrupted run would; a later call resumes.
     """
     if cfg.cosine and student.cfg.out_dim == 40:
-        raise VitgatesError("the cosine loss needs a student with out_dim 768 (preset 15.67m)")
+        raise VitgatesError("the cosine loss needs a student that outputs the whole pooled "
+                            "vector (preset 15.67m), not the 40 dims")
     dev = torch.device(device)
     teacher = teacher.to(dev).eval().requires_grad_(False)
     student = student.to(dev).train()
