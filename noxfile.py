@@ -91,3 +91,11 @@ def proofs(session):
     them: nox -s proofs [-- --part coq|rtl] [--quick]. Fails on any failed check."""
     _install(session)
     session.run("python", "-m", "vitgates.sim.formal", *session.posargs)
+
+
+@nox.session
+def figures(session):
+    """Rewrite the measured figures of README.md and docs/*.md from build/reports:
+    nox -s figures [-- --check]."""
+    _install(session)
+    session.run("python", "-m", "vitgates.figures", *session.posargs)
