@@ -32,7 +32,8 @@ REGRESS = {
     "design": "detector", "map": 0.41234, "agreement_with_int8": 1.0,
     "int8_vs_float_decisions": {"decisions": 806400, "identical": 806398,
                                 "agreement": 806398 / 806400},
-    "levels": [{"level": "float", "seconds": 1.25}, {"level": "gate", "seconds": 30.51}],
+    "levels": [{"level": "float", "seconds": 1.25},
+               {"level": "gate", "netlist": "generic-dsp", "seconds": 30.51}],
 }
 
 DOC = """# Results
@@ -45,9 +46,9 @@ DOC = """# Results
 
 Detector: <!-- fig regress-detector.int8_vs_float_decisions.identical -->806,398<!-- /fig -->
 of <!-- fig regress-detector.int8_vs_float_decisions.decisions -->806,400<!-- /fig -->
-(<!-- fig regress-detector.int8_vs_float_decisions.agreement .4% -->99.9998%<!-- /fig -->),
+(<!-- fig regress-detector.int8_vs_float_decisions.agreement .4% -->99.9998 %<!-- /fig -->),
 mAP <!-- fig regress-detector.map -->0.412<!-- /fig -->, a gate-level run of
-<!-- fig regress-detector.levels.1.seconds .0f -->31<!-- /fig --> s.
+<!-- fig regress-detector.levels.netlist=generic-dsp.seconds .0f -->31<!-- /fig --> s.
 """
 
 
@@ -74,7 +75,7 @@ def test_find_figures():
         "synth-sumdiff-icebreaker.fmax_mhz", "regress-detector.int8_vs_float_decisions.identical",
         "regress-detector.int8_vs_float_decisions.decisions",
         "regress-detector.int8_vs_float_decisions.agreement", "regress-detector.map",
-        "regress-detector.levels.1.seconds"]
+        "regress-detector.levels.netlist=generic-dsp.seconds"]
     assert [f.text for f in figs][:3] == ["1,621", "761", "49.4"]
     assert [f.line for f in figs] == [5, 5, 5, 7, 8, 9, 10, 11]
     assert figs[5].spec == ".4%" and figs[0].spec is None
@@ -98,7 +99,8 @@ def test_malformed_marker(bad):
     (49.43, ".1f", "49.4"),
     (171.23, ".0f", "171"),
     (0.89512, ".3f", "0.895"),
-    (806398 / 806400, ".4%", "99.9998%"),
+    (806398 / 806400, ".4%", "99.9998 %"),
+    (0.999, ".1%", "99.9 %"),
     (48, "g", "48"),
     (2.5, "g", "2.5"),
 ])
@@ -126,7 +128,10 @@ def test_default_specs():
 def test_lookup():
     assert lookup(SYNTH, "gates.total") == 1604
     assert lookup(REGRESS, "levels.1.seconds") == 30.51
-    for key in ("gates.OR", "levels.7.seconds", "gates", "bitstream"):
+    assert lookup(REGRESS, "levels.level=gate.seconds") == 30.51
+    assert lookup(REGRESS, "levels.level=gate,netlist=generic-dsp.seconds") == 30.51
+    for key in ("gates.OR", "levels.7.seconds", "levels.level=rtl.seconds", "gates",
+                "bitstream", "gates.level=x"):
         with pytest.raises(KeyError):
             lookup({**SYNTH, **REGRESS}, key)
 
@@ -140,7 +145,7 @@ def test_rewrite(doc, reports, capsys):
     assert figs["synth-sumdiff-icebreaker.luts"] == "779"
     assert figs["synth-sumdiff-icebreaker.fmax_mhz"] == "49.4"
     assert figs["regress-detector.map"] == "0.412"
-    assert figs["regress-detector.levels.1.seconds"] == "31"
+    assert figs["regress-detector.levels.netlist=generic-dsp.seconds"] == "31"
     assert f"{doc}:5: synth-sumdiff-icebreaker.gates.total: 1,621 -> 1,604" in out
     assert f"{doc}:5: synth-sumdiff-icebreaker.luts: 761 -> 779" in out
     assert "fmax_mhz" not in out  # unchanged figures are not listed

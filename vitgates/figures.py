@@ -6,10 +6,12 @@ A figure in Markdown sits between two HTML comments (invisible once rendered)::
     <!-- fig synth-detector-ulx3s-85f.fmax_mhz .0f -->88<!-- /fig --> MHz
 
 The opening comment names a report (``build/reports/<report>.json``), then after the first
-dot the key inside it (dots go down nested objects; a number picks a list element), and
-optionally a Python format spec (``,`` thousands, ``.1f`` one decimal, ``.4%`` percent).
-Without a spec the figure takes the default of its key in :data:`SCHEMA`. The text between
-the comments is the figure as printed; units and words stay outside the markers.
+dot the key inside it (dots go down nested objects; in a list, a number picks an element
+and ``field=value[,field=value]`` the first element with those fields), and optionally a
+Python format spec (``,`` thousands, ``.1f`` one decimal, ``.4%`` percent, written
+``99.9998 %``). Without a spec the figure takes the default of its key in :data:`SCHEMA`.
+The text between the comments is the figure as printed; units and words stay outside the
+markers, and a marker inside a code span or block is text, not a figure.
 
 ``python -m vitgates.figures`` rewrites README.md and docs/*.md from the reports under the
 build root (``VITGATES_BUILD``, else ``build``) and prints each change; ``--check`` changes
@@ -97,7 +99,7 @@ SCHEMA: dict[str, dict[str, str]] = {
 _CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]+`", re.MULTILINE | re.DOTALL)
 _OPEN = re.compile(r"<!--\s*fig\s")
 _FIGURE = re.compile(
-    r"<!--\s*fig\s+(?P<report>[A-Za-z0-9_-]+)\.(?P<key>[A-Za-z0-9_.]+)"
+    r"<!--\s*fig\s+(?P<report>[A-Za-z0-9_-]+)\.(?P<key>[A-Za-z0-9_.=,-]+)"
     r"(?:\s+(?P<spec>[^\s>]+))?\s*-->(?P<text>[^<\n]*)<!--\s*/fig\s*-->"
 )
 
@@ -171,6 +173,12 @@ def lookup(data, key: str):
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
+        elif isinstance(node, list) and "=" in part:
+            want = dict(c.partition("=")[::2] for c in part.split(","))
+            node = next((e for e in node if isinstance(e, dict)
+                         and all(str(e.get(k)) == v for k, v in want.items())), None)
+            if node is None:
+                raise KeyError(part)
         else:
             raise KeyError(part)
     if node is None or isinstance(node, (dict, list)):
@@ -179,12 +187,13 @@ def lookup(data, key: str):
 
 
 def format_value(value, spec: str) -> str:
-    """``value`` as a figure: ``format(value, spec)``, with ints given to float specs as
-    they are."""
+    """``value`` as a figure: ``format(value, spec)``; a percentage is written with a space
+    before its sign, as the docs write one (``.4%`` gives ``99.9998 %``)."""
     try:
         if isinstance(value, bool):
             raise ValueError("a yes/no value is not a figure")
-        return format(value, spec)
+        text = format(value, spec)
+        return text[:-1] + " %" if spec.endswith("%") else text
     except (TypeError, ValueError) as e:
         raise VitgatesError(f"cannot format {value!r} with {spec!r}: {e}") from None
 
