@@ -285,6 +285,8 @@ class Regression:
             "level": top.level,
             **{k: round(top.metrics[k], 6) for k in self.metric_keys if k in top.metrics},
             "agreement_with_int8": None if hw_agree is None else round(hw_agree, 6),
+            "hardware_vs_int8": {"identical": sum(c.identical for c in hw),
+                                 "compared": sum(c.compared for c in hw)},
             "int8_vs_float_agreement": None if f_check is None else round(f_check.agreement, 6),
             "passed": self.passed,
             "verdict": self.verdict,

@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "vitgates.commands.features",
         "extract backbone features into a cache, write the synthetic world, inspect a cache",
     ),
+    "figures": (
+        "vitgates.commands.figures",
+        "rewrite the measured figures of README.md and docs/*.md from build/reports",
+    ),
     "flash": (
         "vitgates.commands.flash",
         "program a board with its bitstream (iceprog or openFPGALoader); --dry-run prints it",
