@@ -14,19 +14,24 @@ stream out carrying each detection record least significant byte first.
 ``cycles_per_image`` is counted in simulation (Verilator) on a full 40×40×768 frame of the
 board's profile (:func:`measure_cycles`): the cycles between the end records of two
 consecutive frames with the features always valid and the records always taken.
+
+``gates`` counts the MAC array's datapath at the board's folding in AND, XOR and NOT gates
+(:class:`MacArrayCore`, :mod:`vitgates.fpga.gates`): the multipliers mapped to gates, not
+to the board's DSP blocks; docs/detector.md sets it beside the seed's gate count.
 """
 
 import re
 import subprocess
 from pathlib import Path
 
-from amaranth import Cat, Module, Signal, Value
+from amaranth import Cat, Elaboratable, Module, Signal, Value, signed
 from amaranth.back import verilog
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import VitgatesError
-from ..golden.detector_head import NUM_CLASSES
+from ..golden.detector import Folding
+from ..golden.detector_head import NUM_CLASSES, acc_bits
 from ..hw.byte_gearbox import ByteGather, ByteScatter
 from ..hw.cofiber_detector import CofiberDetector
 from ..hw.detector_profile import DetectorProfile, MultiplierKind, detector_profile
@@ -37,7 +42,8 @@ from ..toolchain import tool_env
 from .boards import Board
 from .design import BuildFiles, Design, DesignOptions, SynthResult
 
-__all__ = ["DetectorSynthTop", "CycleBench", "measure_cycles", "detector_design"]
+__all__ = ["DetectorSynthTop", "CycleBench", "MacArrayCore", "measure_cycles",
+           "detector_design"]
 
 GRID = (40, 40)
 CHANNELS = 768
@@ -87,6 +93,59 @@ class DetectorSynthTop(wiring.Component):
         wiring.connect(m, det.o, scatter.i)
         wiring.connect(m, scatter.o, o_skid.i)
         return m
+
+
+class MacArrayCore(Elaboratable):
+    """The combinational datapath of one cycle of the classifier's MAC array, for the gate
+    count (:func:`vitgates.fpga.gates.count_gates`: ports ``x`` in, ``y`` out).
+
+    At folding ``pixels × rows × lanes``: ``x`` holds the weight word (``rows × lanes``
+    INT8 weights), the features (``pixels × lanes`` INT8) and the ``pixels × rows``
+    accumulators (``acc_width`` bits, signed); ``y`` the accumulators after the cycle,
+    ``acc[r, p] + Σ_l w[r, l]·x[p, l]``: every product, each row's sum over the lanes and
+    the accumulation, as :class:`~vitgates.hw.int8_classifier.Int8Classifier` forms them
+    (there with registers between the stages; the multipliers there are DSP blocks).
+    Not counted: the pipeline and accumulator registers, the weight and feature memories,
+    the control, the bands stage and the thresholds.
+    """
+
+    def __init__(self, folding: Folding, acc_width: int):
+        self.folding = folding
+        self.acc_width = acc_width
+        f = folding
+        self.x = Signal(8 * f.rows * f.lanes + 8 * f.pixels * f.lanes
+                        + acc_width * f.pixels * f.rows)
+        self.y = Signal(acc_width * f.pixels * f.rows)
+
+    def elaborate(self, platform):
+        m = Module()
+        f, aw = self.folding, self.acc_width
+        fields = iter(range(len(self.x)))
+
+        def take(width, shape):
+            lo = next(fields)
+            for _ in range(width - 1):
+                next(fields)
+            s = Signal(shape)
+            m.d.comb += s.eq(self.x[lo:lo + width])
+            return s
+
+        w = [[take(8, signed(8)) for _ in range(f.lanes)] for _ in range(f.rows)]
+        x = [[take(8, signed(8)) for _ in range(f.lanes)] for _ in range(f.pixels)]
+        acc = [[take(aw, signed(aw)) for _ in range(f.rows)] for _ in range(f.pixels)]
+        out = []
+        for p in range(f.pixels):
+            for r in range(f.rows):
+                total = w[r][0] * x[p][0]
+                for lane in range(1, f.lanes):
+                    total = total + w[r][lane] * x[p][lane]
+                out.append((acc[p][r] + total)[:aw])
+        m.d.comb += self.y.eq(Cat(*out))
+        return m
+
+
+def _gate_core(opts: DesignOptions, board: Board) -> MacArrayCore:
+    return MacArrayCore(detector_profile(board=board.name).folding, acc_bits(CHANNELS))
 
 
 class CycleBench(wiring.Component):
@@ -227,6 +286,7 @@ def detector_design() -> Design:
         summary="cofiber detector (seed 001): bands on INT8 accumulators, folded MAC array",
         top=_top,
         build=_build,
+        gate_core=_gate_core,
         cycles_per_image=_cycles,
         extra=_extra,
         target_mhz=lambda board: detector_profile(board=board.name).clock_mhz,
