@@ -52,10 +52,11 @@ class Pool:
 
 @contextlib.contextmanager
 def open_client(scheduler: str | None = None, workers: int | None = None,
-                timeout: float = 30) -> Iterator[Pool]:
+                timeout: float = 30, processes: bool = True) -> Iterator[Pool]:
     """The :class:`Pool` of the running cluster at ``scheduler`` (its first ``workers``
     workers when a number is given), else of a local cluster of :func:`local_workers`
-    processes; closed on the way out."""
+    processes (``processes=False``: threads of this process, for tests that patch it);
+    closed on the way out."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -78,7 +79,7 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
             client.close()
         return
     n = local_workers(workers)
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:
         yield Pool(client)

@@ -21,9 +21,9 @@ from __future__ import annotations
 import time
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_json
 from ..fpga.person_design import default_person_config
 from ..golden.person_config import load_person_config
-from ..fileio import atomic_write_json
 from ..reports import reports_dir, write_report
 from ..sim.gatelevel import sim_levels
 from ..sim.netlist import DEFAULT_FAMILIES, FAMILIES

@@ -197,8 +197,9 @@ def run_shards(task: Callable, spec: dict, shards: Sequence[Shard], store: Shard
                inline: bool = True, say: Callable[[str], None] = print
                ) -> tuple[list[dict], int]:
     """Every shard's result in shard order, and how many came from the store: from
-    ``store`` where finished, else ``task(spec, shard)`` on the :class:`~vitgates.regress.cluster.Pool` that ``cluster()``
-    opens, each written to ``store`` as it arrives. With ``inline``, a single shard left
+    ``store`` where finished, else ``task(spec, shard)`` on the
+    :class:`~vitgates.regress.cluster.Pool` that ``cluster()`` opens, each written to
+    ``store`` as it arrives. With ``inline``, a single shard left
     to run runs in this process (no cluster is started for it).
 
     A result with ``"keep": False`` (a simulator that failed to run) is used but not
