@@ -189,8 +189,8 @@ def test_a_worker_killed_mid_run(build, reference, dask_cluster, tmp_path):
     assert _report(build) == reference
 
 
-def _shards_done(build) -> list:
-    return sorted((build / "regress").glob("regress-popcount-*/shard-*.json"))
+def _shards_done(store) -> list:
+    return sorted(Path(store).glob("shard-*.json"))
 
 
 def test_interrupted_and_resumed(build, reference, tmp_path):
@@ -202,14 +202,15 @@ def test_interrupted_and_resumed(build, reference, tmp_path):
     assert regress.run(_args(**args, fresh=True)) == 0
     want = _report(build)
     assert want[0] != reference[0]  # the shard size is part of the report
-    for f in _shards_done(build):
+    store = _run_json(build)["store"]
+    for f in _shards_done(store):  # this run's shards only
         f.unlink()
     proc = subprocess.Popen([sys.executable, "-m", "vitgates", "regress", *_argv(**args)],
                             env=_env(build), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, cwd=tmp_path)
     try:
         t = time.monotonic() + 120
-        while not _shards_done(build) and time.monotonic() < t and proc.poll() is None:
+        while not _shards_done(store) and time.monotonic() < t and proc.poll() is None:
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
@@ -217,7 +218,7 @@ def test_interrupted_and_resumed(build, reference, tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, out
-    done = _shards_done(build)
+    done = _shards_done(store)
     assert 0 < len(done) < 12, out
     assert "interrupted" in out
     for f in done:
@@ -235,7 +236,7 @@ def test_interrupted_and_resumed(build, reference, tmp_path):
 def test_a_damaged_shard_runs_again(build, reference):
     assert regress.run(_args(**SMALL, workers=1)) == 0  # all 6 from the store
     assert _run_json(build)["resumed_from"] == 6
-    f = _shards_done(build)[2]
+    f = _shards_done(_run_json(build)["store"])[2]
     f.write_text(f.read_text()[:100])  # truncated
     assert regress.run(_args(**SMALL, workers=1)) == 0
     assert _run_json(build)["resumed_from"] == 5
