@@ -193,25 +193,34 @@ def load_grids(features=None, annotations=None, n=None, seed: int = 0) -> GridDa
     if ann is None:
         raise VitgatesError(f"{features}: pass --annotations (the COCO file of its images)")
     coco = load_coco(ann)
-    want = n or len(cache)
-    grids, scales = {}, {}
-    names = ["grid", "image_ids"] + (["letterbox_scale"] if "letterbox_scale" in cache.arrays
-                                     else [])
-    for batch in cache.iter_batches(16, names):
-        for k, i in enumerate(batch["image_ids"].tolist()):
-            if len(grids) < want:
-                grids[int(i)] = np.asarray(batch["grid"][k], np.float32)
-                if "letterbox_scale" in batch:
-                    scales[int(i)] = float(batch["letterbox_scale"][k])
-        if len(grids) >= want:
-            break
-    ids = np.asarray(list(grids), np.int64)
-    H, W = next(iter(grids.values())).shape[:2]
+    # grids are read when asked for, one cache file at a time (a COCO grid is 4.9 MB:
+    # 5,000 of them do not fit in a worker's memory, and a shard needs only its own)
+    where = {}
+    for k, entry in enumerate(cache.shards):
+        for row, i in enumerate(entry["image_ids"]):
+            where[int(i)] = (k, row)
+    ids = np.asarray(cache.image_ids[: n or len(cache)], np.int64)
+    if len(ids) == 0:
+        raise VitgatesError(f"{features}: the cache holds no images")
+    scales = {}
+    if "letterbox_scale" in cache.arrays:
+        ls = cache.load("letterbox_scale")
+        scales = {int(i): float(v) for i, v in zip(cache.image_ids, ls, strict=True)}
+
+    @functools.lru_cache(maxsize=1)
+    def cache_file(k: int) -> np.ndarray:
+        return cache.read_shard(k, ["grid"])["grid"]
+
+    def grid(i) -> np.ndarray:
+        k, row = where[int(i)]
+        return np.asarray(cache_file(k)[row], np.float32)
+
+    H, W = cache.arrays["grid"]["shape"][:2]
     m = cache.manifest
     name = f"{m['dataset']} ({m['backbone']}, {m['resolution']} px)"
     if m["synthetic"] and "synthetic" not in name:
         name += " (synthetic)"
-    return GridData(ids, lambda i: grids[int(i)], coco, name, bool(m["synthetic"]), (H, W),
+    return GridData(ids, grid, coco, name, bool(m["synthetic"]), (H, W),
                     int(m["resolution"]), scales)
 
 
