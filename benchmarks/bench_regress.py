@@ -204,10 +204,12 @@ def _workers(args) -> int:
         reports.append(((d / "regress-detector.json").read_bytes(),
                         (d / "regress-detector.md").read_bytes()))
         fps = frames / run["shard_seconds"]
-        rows.append((w, run["shard_seconds"], fps))
-    print(f"{'workers':>8}{'wall s':>9}{'frames/s':>10}{'speed-up':>10}")
-    for w, sec, fps in rows:
-        print(f"{w:>8}{sec:>9.1f}{fps:>10.4f}{fps / rows[0][2]:>10.2f}")
+        gate = sum(lv.get("seconds", 0) for lv in run["levels"] if lv["label"].startswith("gate"))
+        rows.append((w, run["shard_seconds"], fps, gate))
+    print(f"{'workers':>8}{'wall s':>9}{'frames/s':>10}{'speed-up':>10}"
+          f"{'gate sim s, all shards':>24}")
+    for w, sec, fps, gate in rows:
+        print(f"{w:>8}{sec:>9.1f}{fps:>10.4f}{fps / rows[0][2]:>10.2f}{gate:>24.1f}")
     same = all(r == reports[0] for r in reports)
     print(f"reports byte-identical across worker counts: {'yes' if same else 'NO'}")
     return rc | (not same)

@@ -43,6 +43,7 @@ from ..errors import VitgatesError
 from ..features.cache import FeatureCache
 from ..features.coco import COCO_CATEGORIES, coco_from_dict, gt_boxes, load_coco
 from ..features.synthetic import grid_dataset
+from ..fileio import atomic_write_text, locked
 from ..golden import detector as gd
 from ..golden.cofiber import to_stream
 from ..golden.detector import (
@@ -71,9 +72,20 @@ from ..reports import reports_dir
 from ..sim.gatelevel import SimLevel, design_verilog, prepare_harness
 from ..sim.harness import Stream
 from ..sim.payload import field_specs, pack_payloads, unpack_payloads
+from ..sim.runner import build_dir
 from .plots import detection_grid_png, map_pr_png
 from .report import Check, LevelRun, Regression, not_run_check, simulate
-from .shards import collect, file_fingerprint, locate, pack_array, sim_result, unpack_array
+from .shards import (
+    code_fingerprint,
+    collect,
+    content_key,
+    file_fingerprint,
+    locate,
+    pack_array,
+    sim_result,
+    tool_fingerprint,
+    unpack_array,
+)
 
 __all__ = [
     "DETECTOR_DESIGNS",
@@ -442,10 +454,22 @@ def _setup(key: str):
 
 @functools.lru_cache(maxsize=4)
 def _design(key: str, fold, design: str, base: str):
-    """The detector at ``fold`` and its Verilog, elaborated once per process."""
+    """The detector at ``fold`` and its Verilog: converted once per machine (the Verilog of
+    the same inputs and code is kept beside a stamp of their content key; the workers of
+    a machine wait on its lock and reuse it), the component once per process."""
     data, _, h8, _ = _setup(key)
     stim = detector_stimulus(h8, data.grid_hw, fold)
-    return stim, design_verilog(stim.det, base)
+    stamp_key = content_key(key, [fold.pixels, fold.rows, fold.lanes], base,
+                            code_fingerprint(), tool_fingerprint())
+    folder = build_dir("designs", base)
+    stamp = folder / "top.key"
+    with locked(folder):
+        if stamp.exists() and stamp.read_text() == stamp_key and (folder / "top.v").exists():
+            return stim, folder / "top.v"
+        stamp.unlink(missing_ok=True)
+        verilog = design_verilog(stim.det, base)
+        atomic_write_text(stamp, stamp_key)
+    return stim, verilog
 
 
 def _groups(sim_levels, folding, gfold):

@@ -28,6 +28,7 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,8 +242,9 @@ def run_shards(task: Callable, spec: dict, shards: Sequence[Shard], store: Shard
             from distributed import as_completed
 
             with cluster() as pool:
+                tag = uuid.uuid4().hex[:8]  # a scheduler may still hold an earlier run's
                 futures = {pool.submit(task, spec, s, pure=False,
-                                       key=f"{label}-{store.key(s)}-{s.index}"): s
+                                       key=f"{label}-{s.index}-{store.key(s)}-{tag}"): s
                            for s in todo}
                 for fut in as_completed(futures):
                     s = futures[fut]
