@@ -278,3 +278,22 @@ def test_a_mismatch_names_its_shard(build, monkeypatch, capsys):
     assert f"shard {s} (images {40 * s}–{40 * s + 39})" in step["note"]
     out = capsys.readouterr().out
     assert "RTL (verilator) vs INT8 FAILED" in out and where in out
+
+
+def test_detector_shards_merge_to_one_report(build, monkeypatch):
+    """The detector's float and INT8 levels on 2 frames: one shard, or two on in-process
+    workers, give the same report but for the shard plan (mAP, records, agreement counts
+    merged from the shards)."""
+    from vitgates.regress import cluster
+    from vitgates.regress import run as regress_run
+
+    monkeypatch.setattr(regress_run, "open_client",
+                        functools.partial(cluster.open_client, processes=False))
+    opts = {"design": "detector", "levels": "float,int8", "detector_images": 2, "fresh": True}
+    assert regress.run(_args(**opts, shard_frames=2)) == 0
+    one = json.loads(_report(build, "detector")[0])
+    assert regress.run(_args(**opts, shard_frames=1, workers=2)) == 0
+    two = json.loads(_report(build, "detector")[0])
+    assert one.pop("shards") == {"count": 1, "size": 2}
+    assert two.pop("shards") == {"count": 2, "size": 1}
+    assert one == two and one["n_images"] == 2 and one["verdict"] == "PASS"
