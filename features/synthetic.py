@@ -26,6 +26,11 @@ image. Each object's parent 4×4-cell block holds no other object. A linear head
 cofiber bands can therefore learn both the class and the box. Grids are not stored: each
 is regenerated from ``(seed, image_id)`` on request. Annotations are a COCO-format dict
 (all 80 categories) that pycocotools evaluates as it would COCO val2017.
+
+**Images** (:func:`image_dataset`), for the backbone reductions and the student (which
+need pixels, not features): small RGB images, half with an upright skin-coloured ellipse
+(the "person") on a smooth random background, some of the others with a box of another
+colour.
 """
 
 from __future__ import annotations
@@ -45,9 +50,12 @@ __all__ = [
     "GRID_NAME",
     "POOLED_NAME",
     "GridDataset",
+    "IMAGES_NAME",
+    "ImageDataset",
     "PooledDataset",
     "fingerprint",
     "grid_dataset",
+    "image_dataset",
     "pooled_dataset",
     "write_synthetic_cache",
 ]
@@ -58,7 +66,8 @@ FEATURE_DIM = 768
 PERSON_RATE = 0.5386  # 2693 of 5000 COCO val2017 images show a person
 
 # Stream tags keep the pooled set, the grid world and its per-image draws independent.
-_POOLED, _GRID_WORLD, _GRID_IMAGE = 1, 2, 3
+_POOLED, _GRID_WORLD, _GRID_IMAGE, _IMAGES = 1, 2, 3, 4
+IMAGES_NAME = "synthetic-images-v1"
 
 # Pooled-set constants, chosen so that the best 40-dim classifier lands near F1 0.889.
 _SHIFT = 0.545  # planted shift per dimension, in units of that dimension's spread
@@ -363,3 +372,58 @@ def write_synthetic_cache(out, kind: str = "pooled", seed: int = 0, n: int | Non
             "orig_hw": np.full((len(ids), 2), ds.image_size, np.int32),
         })
     return cache
+
+
+# -- images ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageDataset:
+    """Synthetic RGB images with a person label (SYNTHETIC), for the backbone reductions.
+
+    ``pixels`` [n, S, S, 3] float32 in [0, 1]; ``person`` [n] bool; ``image_ids`` [n] int64
+    (1..n). A "person" is an upright ellipse of a skin-like colour planted on a smooth
+    random background; an image without one may hold a box of another colour instead.
+    """
+
+    pixels: np.ndarray
+    person: np.ndarray
+    image_ids: np.ndarray
+    seed: int
+    name: str = IMAGES_NAME
+    synthetic: bool = True
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (synthetic, seed {self.seed}, n={len(self)})"
+
+
+def image_dataset(n: int = 256, size: int = 64, seed: int = 0) -> ImageDataset:
+    """``n`` synthetic images of ``size`` px, half with a planted person; deterministic in
+    ``(n, size, seed)``."""
+    if n < 2 or size < 16:
+        raise ValueError("need n >= 2 images of at least 16 px")
+    rng = _rng(seed, _IMAGES, n, size)
+    yy, xx = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="ij")
+    person = rng.random(n) < 0.5
+    out = np.empty((n, size, size, 3), np.float32)
+    for k in range(n):
+        # smooth background: a random colour gradient plus a little noise
+        c0, c1 = rng.uniform(0.1, 0.9, 3), rng.uniform(0.1, 0.9, 3)
+        t = (yy * rng.uniform(-1, 1) + xx * rng.uniform(-1, 1))[..., None]
+        img = c0 + (c1 - c0) * (t - t.min()) / max(np.ptp(t), 1e-6)
+        img = img + rng.normal(0, 0.03, img.shape)
+        cy, cx = rng.uniform(0.3, 0.7, 2)
+        h = rng.uniform(0.25, 0.45)
+        if person[k]:
+            w = h * rng.uniform(0.3, 0.5)
+            inside = ((yy - cy) / h) ** 2 + ((xx - cx) / w) ** 2 < 1
+            img[inside] = np.array([0.85, 0.6, 0.45]) + rng.normal(0, 0.03, 3)
+        elif rng.random() < 0.5:
+            inside = (abs(yy - cy) < h / 2) & (abs(xx - cx) < h / 2)
+            img[inside] = rng.uniform(0, 1, 3) * np.array([0.3, 0.6, 1.0])
+        out[k] = np.clip(img, 0, 1)
+    return ImageDataset(out, person, np.arange(1, n + 1, dtype=np.int64), int(seed))

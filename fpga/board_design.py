@@ -15,11 +15,15 @@ on the UP5K the DualMul8 DSP folding with its weights in SPRAM), ``person`` or
 both on the ULX3S, the person classifier on the iCEBreaker.
 """
 
+import importlib
 from pathlib import Path
 
 from ..errors import VitgatesError
-from ..golden.link import frame_bytes, link_images_per_second, person_config_id
+from ..golden.detector_head import NUM_CLASSES
+from ..golden.link import DetectorShape, frame_bytes, link_images_per_second, person_config_id
+from ..hw.board_core import link_info
 from ..hw.detector_profile import MultiplierKind, detector_profile
+from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
 from .board_top import BoardTop
 from .boards import Board
 from .design import BuildFiles, Design, DesignOptions, SynthResult
@@ -80,8 +84,6 @@ def detector_args(board: Board, *, sim: bool = False, grid=None, channels=None,
     the board's bitstream profile (:func:`vitgates.hw.detector_profile.detector_profile`);
     ``sim`` swaps the vendor primitives for generic logic, ``grid``/``channels``/``n_classes``
     make a small one (tests)."""
-    from ..golden.detector_head import NUM_CLASSES
-
     p = detector_profile(board=board.name, bitstream=True)
     return {"grid": tuple(grid or GRID), "channels": channels or CHANNELS,
             "n_classes": n_classes or NUM_CLASSES,
@@ -105,8 +107,6 @@ def board_top(opts: DesignOptions, board: Board) -> BoardTop:
 
 
 def _platform(board: Board):
-    import importlib
-
     module, cls = board.platform.split(":")
     return getattr(importlib.import_module(module), cls)()
 
@@ -118,8 +118,6 @@ def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
     sources = ["top.il"]
     if (_with_detector(opts, board)
             and detector_args(board)["mul"] is MultiplierKind.ICESTORM_DSP):
-        from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
-
         (Path(folder) / "icestorm_dsp.v").write_text(ICESTORM_DSP_BLACKBOX)
         sources.insert(0, "icestorm_dsp.v")
     for name in ("top.il", constraints):
@@ -134,9 +132,6 @@ def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
 
 def board_report(opts: DesignOptions, board: Board) -> dict:
     """The link's figures for the report of ``board`` on ``board``."""
-    from ..golden.link import DetectorShape
-    from ..hw.board_core import link_info
-
     form = opts.form
     cfg = opts.person_config
     clk_hz = int(board_clock_mhz(opts, board) * 1e6)

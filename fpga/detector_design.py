@@ -14,30 +14,42 @@ stream out carrying each detection record least significant byte first.
 ``cycles_per_image`` is counted in simulation (Verilator) on a full 40×40×768 frame of the
 board's profile (:func:`measure_cycles`): the cycles between the end records of two
 consecutive frames with the features always valid and the records always taken.
+
+``gates`` counts the MAC array's datapath at the board's folding in AND, XOR and NOT gates
+(:class:`MacArrayCore`, :mod:`vitgates.fpga.gates`): the multipliers mapped to gates, not
+to the board's DSP blocks; docs/detector.md sets it beside the seed's gate count.
 """
 
 import re
 import subprocess
 from pathlib import Path
 
-from amaranth import Cat, Module, Signal, Value
+from amaranth import Cat, Elaboratable, Module, Signal, Value, signed
+from amaranth.back import verilog
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..errors import VitgatesError
+from ..golden.detector import Folding
+from ..golden.detector_head import NUM_CLASSES, acc_bits
+from ..hw.byte_gearbox import ByteGather, ByteScatter
+from ..hw.cofiber_detector import CofiberDetector
 from ..hw.detector_profile import DetectorProfile, MultiplierKind, detector_profile
+from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
+from ..hw.stream import SkidBuffer
+from ..sim.runner import build_dir
+from ..toolchain import tool_env
 from .boards import Board
 from .design import BuildFiles, Design, DesignOptions, SynthResult
 
-__all__ = ["DetectorSynthTop", "CycleBench", "measure_cycles", "detector_design"]
+__all__ = ["DetectorSynthTop", "CycleBench", "MacArrayCore", "measure_cycles",
+           "detector_design"]
 
 GRID = (40, 40)
 CHANNELS = 768
 
 
 def _detector(p: DetectorProfile, grid=GRID, channels=CHANNELS, *, sim=False, **kw):
-    from ..hw.cofiber_detector import CofiberDetector
-
     args = (p.simulated() if sim else p).detector_args()
     return CofiberDetector(grid=grid, channels=channels, **{**args, **kw})
 
@@ -48,6 +60,7 @@ class DetectorSynthTop(wiring.Component):
     ``i``: payload ``{byte, sel}``; ``sel`` 0, 1, 2 routes to the detector's ``i``,
     ``w_write``, ``t_write``, whose payloads are assembled from ``ceil(bits/8)`` bytes, least
     significant first. ``o``: each record as ``ceil(bits/8)`` bytes, least significant first.
+    The bytes go through the gearbox of :mod:`vitgates.hw.byte_gearbox`.
     """
 
     i: In(stream.Signature(data.StructLayout({"byte": 8, "sel": 2})))
@@ -58,8 +71,6 @@ class DetectorSynthTop(wiring.Component):
         super().__init__()
 
     def elaborate(self, platform):
-        from ..hw.skid_buffer import SkidBuffer
-
         m = Module()
         m.submodules.detector = det = self.detector
         # registered byte streams on both sides: the pins see flip-flops only
@@ -67,43 +78,74 @@ class DetectorSynthTop(wiring.Component):
         m.submodules.o_skid = o_skid = SkidBuffer(8)
         wiring.connect(m, wiring.flipped(self.i), i_skid.i)
         wiring.connect(m, o_skid.o, wiring.flipped(self.o))
-        inp, out = i_skid.o, o_skid.i
-        ports = [det.i, det.w_write, det.t_write]
-        # every enable below is one LUT of flip-flops: the shift registers' enables fan out
-        # to many flip-flops, so the logic in front of them is kept shallow
+        inp = i_skid.o
         can_take = []
-        for k, port in enumerate(ports):
-            bits = Value.cast(port.payload).shape().width
-            n = -(-bits // 8)
-            buf = Signal(8 * n, name=f"buf{k}")
-            last = Signal(name=f"last{k}", init=n == 1)  # the next byte completes the word
-            full = Signal(name=f"full{k}")
-            cnt = Signal(range(n), name=f"cnt{k}")
-            take = Signal(name=f"take{k}")
-            m.d.comb += [Value.cast(port.payload).eq(buf[:bits]), port.valid.eq(full),
-                         take.eq(inp.valid & (inp.payload.sel == k) & ~full)]
-            can_take.append((inp.payload.sel == k) & ~full)
-            with m.If(full & port.ready):
-                m.d.sync += full.eq(0)
-            with m.If(take):
-                m.d.sync += buf.eq(Cat(buf[8:], inp.payload.byte))
-                with m.If(last):
-                    m.d.sync += [full.eq(1), cnt.eq(0), last.eq(n == 1)]
-                with m.Else():
-                    m.d.sync += [cnt.eq(cnt + 1), last.eq(cnt == n - 2)]
+        for k, port in enumerate([det.i, det.w_write, det.t_write]):
+            gather = ByteGather(port.payload.shape())
+            m.submodules[f"gather{k}"] = gather
+            m.d.comb += [gather.i.payload.eq(inp.payload.byte),
+                         gather.i.valid.eq(inp.valid & (inp.payload.sel == k))]
+            can_take.append((inp.payload.sel == k) & gather.i.ready)
+            wiring.connect(m, gather.o, port)
         m.d.comb += inp.ready.eq(Cat(*can_take).any())
 
-        bits = Value.cast(det.o.payload).shape().width
-        n = -(-bits // 8)
-        shreg = Signal(8 * n)
-        left = Signal(range(n + 1))
-        empty = Signal(init=1)  # left == 0, as a flip-flop
-        m.d.comb += [out.valid.eq(~empty), out.payload.eq(shreg[:8]), det.o.ready.eq(empty)]
-        with m.If(det.o.valid & empty):
-            m.d.sync += [shreg.eq(Value.cast(det.o.payload)), left.eq(n), empty.eq(0)]
-        with m.If(out.valid & out.ready):
-            m.d.sync += [shreg.eq(shreg[8:]), left.eq(left - 1), empty.eq(left == 1)]
+        m.submodules.scatter = scatter = ByteScatter(det.o.payload.shape())
+        wiring.connect(m, det.o, scatter.i)
+        wiring.connect(m, scatter.o, o_skid.i)
         return m
+
+
+class MacArrayCore(Elaboratable):
+    """The combinational datapath of one cycle of the classifier's MAC array, for the gate
+    count (:func:`vitgates.fpga.gates.count_gates`: ports ``x`` in, ``y`` out).
+
+    At folding ``pixels × rows × lanes``: ``x`` holds the weight word (``rows × lanes``
+    INT8 weights), the features (``pixels × lanes`` INT8) and the ``pixels × rows``
+    accumulators (``acc_width`` bits, signed); ``y`` the accumulators after the cycle,
+    ``acc[r, p] + Σ_l w[r, l]·x[p, l]``: every product, each row's sum over the lanes and
+    the accumulation, as :class:`~vitgates.hw.int8_classifier.Int8Classifier` forms them
+    (there with registers between the stages; the multipliers there are DSP blocks).
+    Not counted: the pipeline and accumulator registers, the weight and feature memories,
+    the control, the bands stage and the thresholds.
+    """
+
+    def __init__(self, folding: Folding, acc_width: int):
+        self.folding = folding
+        self.acc_width = acc_width
+        f = folding
+        self.x = Signal(8 * f.rows * f.lanes + 8 * f.pixels * f.lanes
+                        + acc_width * f.pixels * f.rows)
+        self.y = Signal(acc_width * f.pixels * f.rows)
+
+    def elaborate(self, platform):
+        m = Module()
+        f, aw = self.folding, self.acc_width
+        fields = iter(range(len(self.x)))
+
+        def take(width, shape):
+            lo = next(fields)
+            for _ in range(width - 1):
+                next(fields)
+            s = Signal(shape)
+            m.d.comb += s.eq(self.x[lo:lo + width])
+            return s
+
+        w = [[take(8, signed(8)) for _ in range(f.lanes)] for _ in range(f.rows)]
+        x = [[take(8, signed(8)) for _ in range(f.lanes)] for _ in range(f.pixels)]
+        acc = [[take(aw, signed(aw)) for _ in range(f.rows)] for _ in range(f.pixels)]
+        out = []
+        for p in range(f.pixels):
+            for r in range(f.rows):
+                total = w[r][0] * x[p][0]
+                for lane in range(1, f.lanes):
+                    total = total + w[r][lane] * x[p][lane]
+                out.append((acc[p][r] + total)[:aw])
+        m.d.comb += self.y.eq(Cat(*out))
+        return m
+
+
+def _gate_core(opts: DesignOptions, board: Board) -> MacArrayCore:
+    return MacArrayCore(detector_profile(board=board.name).folding, acc_bits(CHANNELS))
 
 
 class CycleBench(wiring.Component):
@@ -166,11 +208,6 @@ def measure_cycles(p: DetectorProfile, grid=GRID, channels=CHANNELS, *, workdir=
     """Cycles per image of profile ``p`` on ``grid`` × ``channels``, counted by Verilator
     (``kw``: further :class:`~vitgates.hw.cofiber_detector.CofiberDetector` parameters,
     ``n_classes`` and ``box_rows``)."""
-    from amaranth.back import verilog
-
-    from ..sim.runner import build_dir
-    from ..toolchain import tool_env
-
     f = p.folding
     d = Path(workdir) if workdir else build_dir(
         f"detector-cycles-{grid[0]}x{grid[1]}x{channels}-{f.pixels}-{f.rows}-{f.lanes}"
@@ -204,10 +241,6 @@ def _top(opts: DesignOptions, board: Board) -> DetectorSynthTop:
 
 
 def _build(opts: DesignOptions, board: Board, folder: Path) -> BuildFiles:
-    from amaranth.back import verilog
-
-    from ..hw.dual_mul8 import ICESTORM_DSP_BLACKBOX
-
     (folder / "top.v").write_text(verilog.convert(_top(opts, board), name="top"))
     sources = ["top.v"]
     if detector_profile(board=board.name).multiplier is MultiplierKind.ICESTORM_DSP:
@@ -221,8 +254,6 @@ def _cycles(opts: DesignOptions, board: Board) -> int:
 
 
 def _extra(opts: DesignOptions, board: Board, result: SynthResult) -> dict:
-    from ..golden.detector_head import NUM_CLASSES
-
     p = detector_profile(board=board.name)
     f = p.folding
     macs_per_frame = GRID[0] * GRID[1] * CHANNELS * (NUM_CLASSES + p.box_rows)
@@ -255,6 +286,7 @@ def detector_design() -> Design:
         summary="cofiber detector (seed 001): bands on INT8 accumulators, folded MAC array",
         top=_top,
         build=_build,
+        gate_core=_gate_core,
         cycles_per_image=_cycles,
         extra=_extra,
         target_mhz=lambda board: detector_profile(board=board.name).clock_mhz,

@@ -28,6 +28,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from amaranth.back import verilog
+from edalize.flows.icestorm import Icestorm
+from edalize.flows.trellis import Trellis
+
 from ..errors import VitgatesError
 from ..paths import build_root
 from ..reports import write_report
@@ -83,9 +87,6 @@ def _yosys_script(board: Board, name: str, sources=("top.v",)) -> str:
 
 def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float,
                   files: BuildFiles | None = None):
-    from edalize.flows.icestorm import Icestorm
-    from edalize.flows.trellis import Trellis
-
     nextpnr = list(board.nextpnr_args) + [
         "--freq", f"{target_mhz:g}",
         "--report", "nextpnr-report.json",
@@ -158,8 +159,6 @@ def synthesise(design_name: str, board_name: str, opts: DesignOptions) -> dict:
     if design.build is not None:
         files = design.build(opts, board, workdir)
     else:
-        from amaranth.back import verilog
-
         top = design.top(opts, board)
         (workdir / "top.v").write_text(verilog.convert(top, name="top"))
         files = BuildFiles(sources=("top.v",))

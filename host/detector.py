@@ -18,12 +18,33 @@ mAP).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
 from ..errors import VitgatesError
+from ..features.coco import coco_from_dict
+from ..features.synthetic import FEATURE_DIM, grid_dataset
+from ..golden.detector import (
+    decision_agreement,
+    decode_detections,
+    detection_dtype,
+    random_head,
+    ref_detect,
+)
+from ..golden.detector_head import BOX_ROWS, NUM_CLASSES
 from ..golden.link import DetectorShape, Type, frame_bytes
+from ..golden.quant import quantize
+from ..regress.detector import (
+    GridData,
+    coco_eval,
+    coco_results,
+    compare_records,
+    detector_heads,
+    load_grids,
+    postprocess,
+)
 from ..regress.report import Check, LevelRun, Regression
 from .client import connect, counter_delta, link_errors
 from .report import BoardRegression
@@ -46,8 +67,6 @@ def _det_records(shape, payloads) -> list[list[bytes]]:
 def _det_array(shape, payloads) -> np.ndarray:
     """Record payloads as the golden model's structured records
     (:func:`~vitgates.golden.detector.detection_dtype`)."""
-    from ..golden.detector import detection_dtype
-
     out = np.zeros(len(payloads), detection_dtype(shape.box_rows))
     for k, p in enumerate(payloads):
         v = shape.parse_record(p)
@@ -66,8 +85,6 @@ def _board_head(h8, shape, what: str):
     """``(head, note)``: ``h8`` as the board's detector computes it. A board without box
     rows (B = 0) computes the class rows alone: the head's box rows are dropped (the class
     decisions do not depend on them). Any other difference fails."""
-    import dataclasses
-
     have = (h8.channels, h8.n_classes, h8.box_rows)
     want = (shape.channels, shape.n_classes, shape.box_rows)
     if have == want:
@@ -85,9 +102,6 @@ def _board_head(h8, shape, what: str):
 def _random_mode(args, shape) -> bool:
     """Whether the board's detector is one the grid world cannot feed (a small simulated
     board) and no data or head were named: then a random head on random grids."""
-    from ..features.synthetic import FEATURE_DIM
-    from ..golden.detector_head import BOX_ROWS, NUM_CLASSES
-
     if args.features or args.detector_float or args.detector_head:
         return False
     H, W = shape.grid
@@ -99,17 +113,12 @@ def _grid_data(args, shape, n: int):
     """The grids the board runs: the cache's (``--features``), else the synthetic grid world
     at the board's grid (:func:`~vitgates.features.synthetic.grid_dataset`; at 40×40 the
     grids of ``vitgates regress``)."""
-    from ..regress.detector import GridData, load_grids
-
     if args.features:
         data = load_grids(args.features, args.annotations, n, args.data_seed)
         if tuple(data.grid_hw) != tuple(shape.grid):
             raise VitgatesError(f"{args.features}: grids of {data.grid_hw[0]}×{data.grid_hw[1]}; "
                                 f"the board's detector takes {shape.grid[0]}×{shape.grid[1]}")
         return data
-    from ..features.coco import coco_from_dict
-    from ..features.synthetic import grid_dataset
-
     try:
         ds = grid_dataset(n_images=n, seed=args.data_seed, grid_hw=tuple(shape.grid))
     except ValueError as e:
@@ -125,16 +134,6 @@ def run_host_detector(args, port=None) -> tuple[dict, Regression, bool]:
     record against the golden INT8 detector. A board the grid world cannot feed (the small
     simulated one) without ``--features`` or a head gets a random head on random grids
     (SYNTHETIC, no ground truth: records only)."""
-    from ..golden.detector import decision_agreement, decode_detections, random_head, ref_detect
-    from ..golden.quant import quantize
-    from ..regress.detector import (
-        coco_eval,
-        coco_results,
-        compare_records,
-        detector_heads,
-        postprocess,
-    )
-
     with connect(args.port, baud=args.baud, timeout=args.timeout, port=port) as (link, info):
         shape = DetectorShape.from_info(info)
         if shape is None:

@@ -16,7 +16,12 @@ import time
 import numpy as np
 
 from ..errors import VitgatesError
+from ..fpga.person_design import default_person_config
 from ..golden.link import frame_bytes, link_images_per_second, person_config_id
+from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select
+from ..golden.person_config import load_person_config
+from ..golden.quant import quantize
+from ..regress.person import load_float_threshold, load_pooled, person_metrics
 from ..regress.report import Check, LevelRun, Regression, identical_check
 from .client import connect, counter_delta, link_errors
 from .report import BoardRegression
@@ -27,12 +32,6 @@ __all__ = ["run_host"]
 def run_host(args, port=None) -> tuple[dict, Regression, bool]:
     """Run the board regression; return the report, the :class:`BoardRegression` and
     whether it passed. ``port``: an open pyserial-like port instead of ``args.port``."""
-    from ..fpga.person_design import default_person_config
-    from ..golden.person import float_sumdiff, ref_popcount, ref_sumdiff, select
-    from ..golden.person_config import load_person_config
-    from ..golden.quant import quantize
-    from ..regress.person import load_float_threshold, load_pooled, person_metrics
-
     cfg = load_person_config(args.config) if args.config else default_person_config()
     with connect(args.port, baud=args.baud, timeout=args.timeout, port=port) as (link, info):
         if not info.person:

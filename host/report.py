@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..fileio import atomic_write_json, atomic_write_text
 from ..regress.report import Regression
+from ..reports import write_report
 
 __all__ = ["BoardRegression", "write_board_report"]
 
@@ -22,11 +24,7 @@ def write_board_report(rep: dict, reg, folder=None) -> tuple[Path, Path]:
     """Write the report as ``regress-board-<form>.{json,md}`` (in ``folder`` when given)."""
     name = f"regress-{rep['design']}"
     if folder is None:
-        from ..reports import write_report
-
         return write_report(name, rep, reg.markdown(rep))
-    from ..fileio import atomic_write_json, atomic_write_text
-
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     j, m = d / f"{name}.json", d / f"{name}.md"

@@ -26,36 +26,14 @@ the last value of a frame, to emit the end record).
 """
 
 from amaranth import Cat, Module, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..golden.detector_formats import detection_layout, threshold_write_layout
 from .cofiber_bands import band_layout
 
-__all__ = ["BandThreshold", "detection_layout", "threshold_write_layout"]
-
-
-def detection_layout(n_classes: int, box_rows: int, width: int, grid) -> data.StructLayout:
-    """Payload of a detection record: ``end`` (1: frame-end marker), ``band``, ``y``, ``x``
-    (in the band's grid), ``cls``, ``acc`` (signed ``width``) and, with box rows, ``box``
-    (``box_rows`` signed ``width``-bit accumulators)."""
-    H, W = grid
-    fields = {
-        "end": 1,
-        "band": 2,
-        "y": range(H),
-        "x": range(W),
-        "cls": range(n_classes),
-        "acc": signed(width),
-    }
-    if box_rows:
-        fields["box"] = data.ArrayLayout(signed(width), box_rows)
-    return data.StructLayout(fields)
-
-
-def threshold_write_layout(n_classes: int, width: int) -> data.StructLayout:
-    """Payload of ``t_write``: the band, the class and the signed threshold."""
-    return data.StructLayout({"band": 2, "cls": range(n_classes), "data": signed(width)})
+__all__ = ["BandThreshold"]
 
 
 class BandThreshold(wiring.Component):

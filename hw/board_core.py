@@ -18,15 +18,19 @@ after ``o``; the tests drive ``i`` and ``o`` directly, a byte a cycle.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, memory, stream, wiring
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import MAX_PAYLOAD, DetectorShape, LinkInfo, Type, person_config_id
+from ..golden.detector_formats import DetectorShape
+from ..golden.link.frames import MAX_PAYLOAD, Type
+from ..golden.link.replies import LinkInfo, person_config_id
+from .byte_detector import ByteDetector
 from .deframer import Deframer, descriptor_layout
 from .framer import PACKET_BYTE, Framer
 from .link_controller import LinkController
 from .link_status import UART_EVENTS, LinkStatus
-from .stream_register import StreamRegister
+from .person_classifier import PersonClassifier
+from .stream import SkidBuffer, StreamFIFO, StreamRegister
 
 __all__ = ["BoardCore", "ACTIVITY", "link_info"]
 
@@ -106,8 +110,6 @@ class BoardCore(wiring.Component):
         self.status_copies = status_copies
         self.detector = None
         if detector is not None:
-            from .byte_detector import ByteDetector
-
             self.detector = ByteDetector(**detector)
         det_shape = (DetectorShape.of(self.detector.detector) if self.detector is not None
                      else None)
@@ -130,7 +132,7 @@ class BoardCore(wiring.Component):
         m.submodules.deframer = deframer = Deframer(
             max_payload=info.max_payload, slots=info.slots, queue_depth=self.queue_depth,
             timeout_cycles=self.timeout_cycles)
-        m.submodules.queue = queue = fifo.SyncFIFO(width=layout.size, depth=self.queue_depth)
+        m.submodules.queue = queue = StreamFIFO(layout, self.queue_depth)
         m.submodules.buffer = buffer = memory.Memory(
             shape=8, depth=info.slots * info.max_payload, init=[])
         m.submodules.controller = ctrl = LinkController(info)
@@ -139,14 +141,10 @@ class BoardCore(wiring.Component):
 
         wiring.connect(m, wiring.flipped(self.i), deframer.i)
         # The deframer queues a descriptor only when the FIFO has room (see Deframer).
+        wiring.connect(m, deframer.desc, queue.i)
+        wiring.connect(m, queue.o, ctrl.desc)
         m.d.comb += [
-            queue.w_data.eq(deframer.desc.payload.as_value()),
-            queue.w_en.eq(deframer.desc.valid),
-            deframer.desc.ready.eq(queue.w_rdy),
             deframer.level.eq(queue.level),
-            ctrl.desc.payload.eq(queue.r_data),
-            ctrl.desc.valid.eq(queue.r_rdy),
-            queue.r_en.eq(ctrl.desc.ready),
             deframer.release.eq(ctrl.release),
         ]
         wp = buffer.write_port()
@@ -173,20 +171,16 @@ class BoardCore(wiring.Component):
         # clock-to-output is long on the ECP5 (no output register in the block RAM).
         m.submodules.reply_reg = reply_reg = StreamRegister(PACKET_BYTE)
         wiring.connect(m, ctrl.o, reply_reg.i)
-        m.submodules.reply_queue = reply_queue = fifo.SyncFIFO(width=PACKET_BYTE.size, depth=4)
+        m.submodules.reply_queue = reply_queue = StreamFIFO(PACKET_BYTE, 4)
         reply_room = Signal()
         m.d.sync += reply_room.eq(reply_queue.level < reply_queue.depth - 1)
         m.d.comb += [
-            reply_queue.w_data.eq(reply_reg.o.payload.as_value()),
-            reply_queue.w_en.eq(reply_reg.o.valid & reply_room),
+            reply_queue.i.payload.eq(reply_reg.o.payload),
+            reply_queue.i.valid.eq(reply_reg.o.valid & reply_room),
             reply_reg.o.ready.eq(reply_room),
         ]
         if self.detector is None:
-            m.d.comb += [
-                framer.i.payload.eq(reply_queue.r_data),
-                framer.i.valid.eq(reply_queue.r_rdy),
-                reply_queue.r_en.eq(framer.i.ready),
-            ]
+            wiring.connect(m, reply_queue.o, framer.i)
         else:
             self._detector(m, ctrl, reply_queue, framer)
         m.submodules.frame_reg = frame_reg = StreamRegister(8)
@@ -194,8 +188,6 @@ class BoardCore(wiring.Component):
         wiring.connect(m, frame_reg.o, wiring.flipped(self.o))
 
         if self.person is not None:
-            from .person_classifier import PersonClassifier
-
             m.submodules.person = person = PersonClassifier(
                 self.person_config, form=self.form, pipeline=self.pipeline)
             # a register before the classifier: its input `valid` fans out to the capture
@@ -207,15 +199,13 @@ class BoardCore(wiring.Component):
             # decision at most waits: the decision FIFO always has room and the classifier's
             # output is always ready. Its stages then never stall, and its handshake logic
             # reduces to constants.
-            m.submodules.decision_queue = decision_queue = fifo.SyncFIFO(width=1, depth=2)
+            m.submodules.decision_queue = decision_queue = StreamFIFO(1, 2)
             m.d.comb += [
                 person.o.ready.eq(1),
-                decision_queue.w_data.eq(person.o.payload),
-                decision_queue.w_en.eq(person.o.valid),
-                ctrl.person_o.payload.eq(decision_queue.r_data),
-                ctrl.person_o.valid.eq(decision_queue.r_rdy),
-                decision_queue.r_en.eq(ctrl.person_o.ready),
+                decision_queue.i.payload.eq(person.o.payload),
+                decision_queue.i.valid.eq(person.o.valid),
             ]
+            wiring.connect(m, decision_queue.o, ctrl.person_o)
 
         m.d.sync += [
             self.activity.rx.eq(deframer.events.rx_byte),
@@ -236,8 +226,6 @@ class BoardCore(wiring.Component):
         # records into packets: type (FRAME_DONE for the end record), seq (a count of these
         # packets), length, then the record's bytes. A skid buffer first: the record bytes'
         # `ready` reaches the detector's output stage, whose enable spans its pipeline.
-        from .skid_buffer import SkidBuffer
-
         m.submodules.record_skid = skid = SkidBuffer(8)
         wiring.connect(m, bd.o, skid.i)
         rec = skid.o
@@ -288,10 +276,10 @@ class BoardCore(wiring.Component):
         # packet's first byte is offered (the framer sends the magic before taking it)
         locked, owner, sel = Signal(), Signal(), Signal()
         m.d.comb += [
-            sel.eq(Mux(locked, owner, ~reply_queue.r_rdy)),
-            framer.i.valid.eq(Mux(sel, pk_valid, reply_queue.r_rdy)),
-            framer.i.payload.eq(Mux(sel, Cat(pk_data, pk_last), reply_queue.r_data)),
-            reply_queue.r_en.eq(~sel & framer.i.ready),
+            sel.eq(Mux(locked, owner, ~reply_queue.o.valid)),
+            framer.i.valid.eq(Mux(sel, pk_valid, reply_queue.o.valid)),
+            framer.i.payload.eq(Mux(sel, Cat(pk_data, pk_last), reply_queue.o.payload.as_value())),
+            reply_queue.o.ready.eq(~sel & framer.i.ready),
             pk_ready.eq(sel & framer.i.ready),
         ]
         with m.If(~locked & framer.i.valid):

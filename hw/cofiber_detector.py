@@ -16,7 +16,7 @@ Both multiplier operands stay INT8 (two products per SB_MAC16) and a frame costs
 ``H·W·C·R`` MACs instead of ``(21/16)·H·W·C·R``.
 
 Ports: ``i`` the features in 4×4-block-major order (docs/detector.md), ``lanes`` INT8
-channels per transfer; ``o`` detection records (:func:`~vitgates.hw.band_threshold.
+channels per transfer; ``o`` detection records (:func:`~vitgates.golden.detector_formats.
 detection_layout`); ``w_write`` weight words (:func:`~vitgates.golden.detector.
 pack_weights`; accepted while the classifier is idle, i.e. before a frame);
 ``t_write`` thresholds (:func:`~vitgates.golden.detector.pack_thresholds`; always).
@@ -27,16 +27,20 @@ record fields ``acc_bits(C) + 5`` (30).
 
 from amaranth import Module, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from ..golden.detector import Folding
+from ..golden.detector_formats import (
+    detection_layout,
+    threshold_write_layout,
+    weight_write_layout,
+)
 from ..golden.detector_head import BOX_ROWS, NUM_CLASSES, acc_bits
-from .band_threshold import BandThreshold, detection_layout, threshold_write_layout
+from .band_threshold import BandThreshold
 from .cofiber_bands import CofiberBands
 from .detector_profile import MemoryKind, MultiplierKind
-from .int8_classifier import Int8Classifier, weight_write_layout
-from .skid_buffer import SkidBuffer
+from .int8_classifier import Int8Classifier
+from .stream import SkidBuffer, StreamFIFO
 
 __all__ = ["CofiberDetector"]
 
@@ -120,14 +124,10 @@ class CofiberDetector(wiring.Component):
         wiring.connect(m, wiring.flipped(self.w_write), cls.w_write)
         wiring.connect(m, wiring.flipped(self.t_write), thr.t_write)
         if self.fifo_depth:
-            width = self.acc_width * self.folding.pixels
-            m.submodules.fifo = fifo = SyncFIFOBuffered(width=width, depth=self.fifo_depth)
-            m.d.comb += [
-                fifo.w_data.eq(cls.o.payload), fifo.w_en.eq(cls.o.valid),
-                cls.o.ready.eq(fifo.w_rdy),
-                bands.i.payload.eq(fifo.r_data), bands.i.valid.eq(fifo.r_rdy),
-                fifo.r_en.eq(bands.i.ready),
-            ]
+            m.submodules.fifo = fifo = StreamFIFO(cls.o.payload.shape(), self.fifo_depth,
+                                                  buffered=True)
+            wiring.connect(m, cls.o, fifo.i)
+            wiring.connect(m, fifo.o, bands.i)
         else:
             wiring.connect(m, cls.o, bands.i)
         # the bands' memory enables and counters hang on their output's ready: cut it here

@@ -4,7 +4,7 @@ A CRC without reflection and without final xor is linear over GF(2): each bit of
 register value is the XOR of some bits of the current register and of the byte shifted in.
 :func:`crc_taps` finds those bits by running the bit-serial LFSR on symbols; :func:`crc_next`
 turns them into Amaranth XOR trees (one level of LUT4s for most bits of CRC-8, two for
-CRC-16). The reference functions are :func:`vitgates.golden.link.crc8` and ``crc16``.
+CRC-16). The reference functions are :func:`vitgates.golden.link.crc.crc8` and ``crc16``.
 """
 
 from functools import cache, reduce

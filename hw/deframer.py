@@ -1,6 +1,6 @@
 """``Deframer``: the host's byte stream into checked frames, their payloads into a buffer.
 
-The frame format and every rule are those of :class:`vitgates.golden.link.Deframer` (the
+The frame format and every rule are those of :class:`vitgates.golden.link.deframer.Deframer` (the
 reference this component equals) and docs/link.md.
 """
 
@@ -8,7 +8,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import MAGIC, Error
+from ..golden.link.frames import MAGIC, Error
 from .crc import CRC8, CRC16, crc_next
 
 __all__ = ["Deframer", "descriptor_layout", "DEFRAMER_EVENTS"]
@@ -18,7 +18,7 @@ def descriptor_layout(max_payload: int, slots: int) -> data.StructLayout:
     """What the deframer tells the command FSM about each frame.
 
     ``status`` 0: a good frame whose payload is in buffer slot ``slot``; otherwise the
-    :class:`~vitgates.golden.link.Error` code of a rejected frame (no slot). ``type`` and
+    :class:`~vitgates.golden.link.frames.Error` code of a rejected frame (no slot). ``type`` and
     ``seq`` are 0 when the header was unreadable; ``info`` is the first stray byte of a
     BAD_MAGIC.
     """

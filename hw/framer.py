@@ -4,7 +4,7 @@ from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import MAGIC
+from ..golden.link.frames import MAGIC
 from .crc import CRC8, CRC16, crc_next
 
 __all__ = ["Framer", "PACKET_BYTE"]
@@ -15,7 +15,7 @@ PACKET_BYTE = data.StructLayout({"data": 8, "last": 1})
 
 
 class Framer(wiring.Component):
-    """Wrap each packet of ``i`` into a frame on ``o`` (format: :mod:`vitgates.golden.link`).
+    """Wrap each packet of ``i`` into a frame on ``o`` (format: :mod:`vitgates.golden.link.frames`).
 
     Attributes
     ----------

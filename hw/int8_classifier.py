@@ -36,21 +36,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden.detector import Folding
+from ..golden.detector_formats import weight_write_layout
 from ..golden.detector_head import acc_bits
 from .detector_profile import MemoryKind, MultiplierKind
 from .dual_mul8 import DualMul8
 from .single_port_ram import SinglePortRAM
 
-__all__ = ["Int8Classifier", "weight_write_layout"]
-
-
-def weight_write_layout(depth: int, weights_per_word: int) -> data.StructLayout:
-    """Payload of ``w_write``: the word address and the word's INT8 weights (element ``e``
-    in bits ``8e .. 8e+7``)."""
-    return data.StructLayout({
-        "addr": range(depth),
-        "data": data.ArrayLayout(signed(8), weights_per_word),
-    })
+__all__ = ["Int8Classifier"]
 
 
 class Int8Classifier(wiring.Component):

@@ -2,24 +2,16 @@
 
 It takes the deframer's descriptors in order, runs each command (docs/link.md) and
 writes one reply packet per frame to the framer. Its reference is
-:class:`vitgates.golden.link.LinkModel`.
+:class:`vitgates.golden.link.model.LinkModel`.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import (
-    COUNTERS,
-    ERROR_BYTES,
-    INFO_BYTES,
-    STATUS_BYTES,
-    DetectorShape,
-    Error,
-    LinkInfo,
-    Type,
-    info_payload,
-)
+from ..golden.detector_formats import DetectorShape
+from ..golden.link.frames import ERROR_BYTES, Error, Type
+from ..golden.link.replies import COUNTERS, INFO_BYTES, STATUS_BYTES, LinkInfo, info_payload
 from .byte_detector import LOAD_BYTE
 from .deframer import descriptor_layout
 from .framer import PACKET_BYTE
@@ -43,8 +35,8 @@ class LinkController(wiring.Component):
         What INFO reports (sizes, clock, baud, the baked person config's id); its
         ``max_payload`` and ``slots`` size the buffer ports; ``person`` says whether
         ``person_i``/``person_o`` exist, ``detector`` (with ``det_shape`` and
-        ``det_fold``: :class:`~vitgates.golden.link.DetectorShape`) whether the ``det_*``
-        ports do.
+        ``det_fold``: :class:`~vitgates.golden.detector_formats.DetectorShape`) whether
+        the ``det_*`` ports do.
 
     Attributes
     ----------

@@ -4,7 +4,8 @@ from amaranth import Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..golden.link import COUNTERS, Error
+from ..golden.link.frames import Error
+from ..golden.link.replies import COUNTERS
 from .deframer import DEFRAMER_EVENTS
 
 __all__ = ["LinkStatus", "CONTROLLER_EVENTS", "UART_EVENTS"]
@@ -31,7 +32,7 @@ class LinkStatus(wiring.Component):
         to the moment its word is read (the same figures when nothing else is in flight),
         and ``word`` follows ``word_index`` in the same cycle.
 
-    The counters and their widths are :data:`vitgates.golden.link.COUNTERS`; each wraps at
+    The counters and their widths are :data:`vitgates.golden.link.replies.COUNTERS`; each wraps at
     its width. Several events may arrive in one cycle (a deframer error and a command error
     of the same code count twice).
 

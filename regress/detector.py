@@ -65,13 +65,13 @@ from ..golden.detector_float import (
     per_class_nms,
 )
 from ..golden.detector_head import load_head
+from ..golden.payload import field_specs, pack_payloads, unpack_payloads
 from ..golden.quant import quantize
 from ..hw.cofiber_detector import CofiberDetector
 from ..hw.detector_profile import PROFILES, detector_profile
 from ..reports import reports_dir
 from ..sim.gatelevel import SimLevel, design_verilog, prepare_harness
 from ..sim.harness import Stream
-from ..sim.payload import field_specs, pack_payloads, unpack_payloads
 from ..sim.runner import build_dir
 from .plots import detection_grid_png, map_pr_png
 from .report import Check, LevelRun, Regression, not_run_check, simulate

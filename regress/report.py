@@ -144,9 +144,11 @@ class LevelRun:
         return d
 
     def timing(self) -> dict:
-        """What :meth:`as_dict` leaves out with ``timing=False``, with the label."""
+        """What :meth:`as_dict` leaves out with ``timing=False``, with what names the level
+        (``label``, ``level``, and ``netlist``, ``simulator`` where it has them)."""
         d = self.as_dict()
-        return {"label": self.label, **{k: d[k] for k in TIMING_KEYS if k in d}}
+        names = ("label", "level", "netlist", "simulator")
+        return {**{k: d[k] for k in names if k in d}, **{k: d[k] for k in TIMING_KEYS if k in d}}
 
 
 @dataclass
@@ -316,6 +318,8 @@ class Regression:
             "level": top.level,
             **{k: round(top.metrics[k], 6) for k in self.metric_keys if k in top.metrics},
             "agreement_with_int8": None if hw_agree is None else round(hw_agree, 6),
+            "hardware_vs_int8": {"identical": sum(c.identical for c in hw),
+                                 "compared": sum(c.compared for c in hw)},
             "int8_vs_float_agreement": None if f_check is None else round(f_check.agreement, 6),
             "passed": self.passed,
             "verdict": self.verdict,

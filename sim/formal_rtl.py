@@ -36,9 +36,9 @@ transfers in minus transfers out. ``sat -tempinduct`` proves, for every reachabl
   (the inductive strengthening that makes the proof unbounded).
 
 The same harness, with the identity for the decision, checks
-:class:`~vitgates.hw.stream_register.StreamRegister` where that module exists.
+:class:`~vitgates.hw.stream.StreamRegister`.
 
-**Buffers** (:func:`skid_check`). :class:`~vitgates.hw.skid_buffer.SkidBuffer` (the
+**Buffers** (:func:`skid_check`). :class:`~vitgates.hw.stream.SkidBuffer` (the
 detector's cut of its ``ready`` path) holds up to two transfers, so a line of stages does
 not describe it; a shadow queue does: with free ``i.valid``, ``i.payload`` and ``o.ready``,
 ``sat -tempinduct`` proves that at most two transfers are in flight, that ``o`` presents
@@ -46,7 +46,6 @@ exactly the oldest one held (nothing dropped, duplicated or reordered), that ``i
 set exactly when there is room, and the stream rule on ``o``.
 """
 
-import importlib.util
 import re
 import subprocess
 import time
@@ -61,8 +60,7 @@ from ..errors import VitgatesError
 from ..golden.person_config import PersonConfig, load_person_config
 from ..hw.person_core import INPUT_LAYOUT
 from ..hw.popcount import PopcountClassifier
-from ..hw.skid_buffer import SkidBuffer
-from ..hw.stream_register import StreamRegister
+from ..hw.stream import SkidBuffer, StreamRegister
 from ..hw.sumdiff import SumDiffClassifier
 from ..toolchain import require, tool_env
 
@@ -349,7 +347,7 @@ def _skid_internal(m, sigs, count, queue):
 
 
 def skid_check(work: Path, *, width: int = 8, timeout: int = 300, dut=None) -> dict:
-    """Prove the stream properties of :class:`~vitgates.hw.skid_buffer.SkidBuffer` (two
+    """Prove the stream properties of :class:`~vitgates.hw.stream.SkidBuffer` (two
     entries) with :class:`_QueueHarness` (``dut``: another two-entry buffer, for tests)."""
     harness = _QueueHarness(dut if dut is not None else SkidBuffer(width), 2, _skid_internal)
     return _run_harness(harness, work, timeout=timeout, maxsteps=4)
@@ -422,7 +420,7 @@ def stream_check(form: str, config, pipeline: int, work: Path, *, timeout: int =
 
 
 def register_check(work: Path, *, width: int = 8, timeout: int = 300) -> dict:
-    """Prove the stream properties of :class:`~vitgates.hw.stream_register.StreamRegister`
+    """Prove the stream properties of :class:`~vitgates.hw.stream.StreamRegister`
     (one stage, identity decision)."""
     harness = _StreamHarness(StreamRegister(width), 1, lambda m, x, tag: Value.cast(x))
     return _run_harness(harness, work, timeout=timeout, maxsteps=4)
@@ -446,12 +444,10 @@ def rtl_checks(build: Path, *, quick: bool = False):
             for p in ((1, 2) if quick else (1, 2, 3)):
                 r = stream_check(form, config, p, build / f"stream-{form}-{cname}-p{p}")
                 yield dict(part="rtl", name=f"stream {form} pipeline={p} ({cname} config)", **r)
-    if importlib.util.find_spec("vitgates.hw.stream_register") is not None:
-        r = register_check(build / "stream-register")
-        yield dict(part="rtl", name="stream StreamRegister (8-bit payload)", **r)
-    if importlib.util.find_spec("vitgates.hw.skid_buffer") is not None:
-        r = skid_check(build / "skid-buffer")
-        yield dict(part="rtl", name="stream SkidBuffer (8-bit payload)", **r)
+    r = register_check(build / "stream-register")
+    yield dict(part="rtl", name="stream StreamRegister (8-bit payload)", **r)
+    r = skid_check(build / "skid-buffer")
+    yield dict(part="rtl", name="stream SkidBuffer (8-bit payload)", **r)
     for cname, config in _configs(quick):
         r = equivalence("popcount", config, build / f"equiv-popcount-{cname}")
         yield dict(part="rtl", name=f"popcount core = specification, all inputs ({cname} config)",

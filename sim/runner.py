@@ -168,16 +168,24 @@ def run_cocotb(
             if testcase:
                 names = testcase.split(",") if isinstance(testcase, str) else list(testcase)
                 test_filter = r"\.(" + "|".join(re.escape(n.strip()) for n in names) + r")$"
-            results = runner.test(
-                hdl_toplevel=toplevel,
-                test_module=test_module,
-                test_filter=test_filter,
-                build_dir=str(bdir),
-                test_dir=str(bdir),
-                extra_env={_ARGS_ENV: str(args_path)},
-                seed=seed,
-                results_xml=str(bdir / "results.xml"),
-            )
+            results = bdir / "results.xml"
+            results.unlink(missing_ok=True)  # never read an earlier run's results
+            try:
+                runner.test(
+                    hdl_toplevel=toplevel,
+                    test_module=test_module,
+                    test_filter=test_filter,
+                    build_dir=str(bdir),
+                    test_dir=str(bdir),
+                    extra_env={_ARGS_ENV: str(args_path)},
+                    seed=seed,
+                    results_xml=str(results),
+                )
+            except SystemExit:
+                # cocotb's runner exits when a test failed: the failures are read from the
+                # results file below and raised as a CocotbFailure with their messages
+                if not results.exists():
+                    raise
         finally:
             os.environ.clear()
             os.environ.update(saved)

@@ -58,6 +58,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import Timer
 
+from ..golden.detector import random_head, ref_detect
 from ..golden.link import (
     MAGIC,
     Error,
@@ -149,8 +150,6 @@ async def top(dut):
 @cocotb.test()
 async def detector(dut):
     """The detector through the board's pins: loads, grids, detections."""
-    from ..golden.detector import random_head, ref_detect
-
     a, model = _setup()
     shape = model.detector
     assert shape is not None, "this board top holds no detector"
@@ -335,8 +334,6 @@ def _det_fuzz_payload(rng, shape, t, w, th):
 async def fuzz_detector(dut):
     """Malformed DET_* (and PING, INFO) streams into a link core with a detector, good
     detector sequences between them; every reply and detection packet as the model's."""
-    from ..golden.detector import random_head, ref_detect
-
     a, model = _setup()
     if not model.info.person:  # a core without the classifier
         model = LinkModel(None, info=model.info)

@@ -8,7 +8,8 @@ with arguments:
   ``expect``, the records the golden model (:func:`~vitgates.golden.detector.ref_detect`)
   says must leave ``o``, each frame closed by its end record; all as Python-int lists
   stored as decimal strings (records are wider than 64 bits);
-- ``fields``: ``[name, offset, width, signed]`` of the record layout, to print a mismatch;
+- ``record``: ``[n_classes, box_rows, width, [H, W]]``, the arguments of the record layout
+  (:func:`~vitgates.golden.detector_formats.detection_layout`), to print a mismatch;
 - ``pause_in`` / ``pause_out``: probabilities of an idle input cycle / a cycle without
   ``ready`` on the output; ``seed``; ``cycles``: a budget for the whole run.
 
@@ -25,6 +26,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
 
+from ..golden.detector_formats import detection_layout
+from ..golden.payload import unpack
 from .runner import tb_args
 from .streams import StreamSink, StreamSource
 
@@ -43,14 +46,8 @@ def _ints(a) -> list[int]:
     return [int(s) for s in a.tolist()]
 
 
-def _decode(value: int, fields) -> str:
-    parts = []
-    for name, off, width, signed in fields:
-        v = (value >> off) & ((1 << width) - 1)
-        if signed and v >> (width - 1):
-            v -= 1 << width
-        parts.append(f"{name}={v}")
-    return " ".join(parts)
+def _decode(value: int, layout) -> str:
+    return " ".join(f"{name}={v}" for name, v in unpack(layout, value).items())
 
 
 @cocotb.test()
@@ -83,11 +80,12 @@ async def _detector_run(dut, a, st, expect, phase):
     await sink.wait_for(len(expect), a["cycles"])
     await ClockCycles(dut.clk, 50)  # nothing may follow the last end record
     got = sink.items
+    layout = detection_layout(*a["record"])
     for n, (g, w) in enumerate(zip(got, expect, strict=False)):
         if g != w:
             raise AssertionError(
                 f"record {n} of {len(expect)} differs from the golden model: got "
-                f"{_decode(g, a['fields'])}, expected {_decode(w, a['fields'])}")
+                f"{_decode(g, layout)}, expected {_decode(w, layout)}")
     if len(got) != len(expect):
         raise AssertionError(f"{len(got)} records, expected {len(expect)}")
     cocotb.log.info(f"{len(expect)} records identical to the golden model")

@@ -13,7 +13,7 @@ from vitgates.fpga.board_design import BOARD_CLOCK_MHZ, BOARD_PIPELINE, detector
 from vitgates.fpga.board_top import BoardTop
 from vitgates.fpga.boards import BOARDS
 from vitgates.fpga.person_design import default_person_config
-from vitgates.golden.link import info_payload
+from vitgates.golden.link.replies import info_payload
 from vitgates.hw.board_core import BoardCore
 from vitgates.sim.runner import build_dir, run_cocotb, write_verilog
 

@@ -9,17 +9,11 @@ from amaranth.sim import Simulator
 
 from vitgates.fpga.person_design import PERSON_PIPELINE, default_person_config
 from vitgates.golden.detector import Folding, random_head, ref_detect
-from vitgates.golden.link import (
-    COUNTERS,
-    Deframer,
-    DetectorShape,
-    Error,
-    LinkModel,
-    Type,
-    encode_frame,
-    parse_info,
-    parse_status,
-)
+from vitgates.golden.detector_formats import DetectorShape
+from vitgates.golden.link.deframer import Deframer
+from vitgates.golden.link.frames import Error, Type, encode_frame
+from vitgates.golden.link.model import LinkModel
+from vitgates.golden.link.replies import COUNTERS, parse_info, parse_status
 from vitgates.hw.board_core import BoardCore
 
 from conftest import random_person_config

@@ -1,5 +1,5 @@
 """ByteDetector in amaranth.sim against the golden INT8 detector (``ref_detect``) and the
-link's wire formats (``golden.link.DetectorShape``): small grids, random weights, random
+link's wire formats (``golden.detector_formats.DetectorShape``): small grids, random weights, random
 stalls on every stream."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from vitgates.golden.detector import Folding, random_head, ref_detect
-from vitgates.golden.link import DetectorShape
+from vitgates.golden.detector_formats import DetectorShape
 from vitgates.hw.byte_detector import LOAD_THRESHOLD, LOAD_WEIGHT, ByteDetector
 
 from streams import Staller
@@ -37,13 +37,16 @@ def test_byte_detector(case):
     grids, head = _stimulus(grid, C, K, B, seed=case)
     # writes the detector must drop: an address past the memory, band 3, a class past K
     # (between good writes, each with a value that would corrupt the result if written)
-    bad_w = shape._pad((shape.depth + 1) | ((1 << 8 * folding.rows * folding.lanes) - 1)
-                       << shape._addr_bits) if shape.depth < 1 << shape._addr_bits else b""
-    bad_t = shape._pad(3 | 1 << 2 + shape._cls_bits)  # band 3
+    addr_bits = shape.weight_layout["addr"].width
+    cls_bits = shape.threshold_layout["cls"].width
+    bad_w = shape.weight_write({"addr": shape.depth + 1,
+                                "data": [-1] * (folding.rows * folding.lanes)}
+                               ) if shape.depth < 1 << addr_bits else b""
+    bad_t = shape.threshold_write({"band": 3, "data": 1})
     loads = [(LOAD_WEIGHT, bad_w + shape.weight_writes(head)),
              (LOAD_THRESHOLD, bad_t + shape.threshold_writes(head) + bad_t)]
-    if (1 << shape._cls_bits) > K:  # class K
-        loads.insert(1, (LOAD_THRESHOLD, shape._pad(2 | K << 2 | 5 << 2 + shape._cls_bits)))
+    if (1 << cls_bits) > K:  # class K
+        loads.insert(1, (LOAD_THRESHOLD, shape.threshold_write({"band": 2, "cls": K, "data": 5})))
     features = b"".join(shape.grid_stream(g) for g in grids)
     want = b"".join(b"".join(shape.records(ref_detect(g, head))) for g in grids)
     n_dets = sum(len(ref_detect(g, head)) for g in grids)

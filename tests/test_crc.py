@@ -7,7 +7,8 @@ import pytest
 from amaranth import Module, Signal
 from amaranth.sim import Simulator
 
-from vitgates.golden.link import crc8, crc16, encode_frame
+from vitgates.golden.link.crc import crc8, crc16
+from vitgates.golden.link.frames import encode_frame
 from vitgates.hw.crc import CRC8, CRC16, crc_next
 
 

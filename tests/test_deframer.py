@@ -1,8 +1,8 @@
-"""Deframer and Framer (amaranth.sim) against the golden frame codec of golden/link.py.
+"""Deframer and Framer (amaranth.sim) against the golden frame codec of golden/link/.
 
 The deframer's descriptors and buffer writes must equal the events of
-:class:`vitgates.golden.link.Deframer` on a table of edge cases and on random malformed
-streams; the framer's bytes must equal :func:`vitgates.golden.link.encode_frame`.
+:class:`vitgates.golden.link.deframer.Deframer` on a table of edge cases and on random malformed
+streams; the framer's bytes must equal :func:`vitgates.golden.link.frames.encode_frame`.
 """
 
 import random
@@ -10,8 +10,8 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from vitgates.golden.link import MAGIC, Error, LinkError, Packet, Type, encode_frame
-from vitgates.golden.link import Deframer as RefDeframer
+from vitgates.golden.link.deframer import Deframer as RefDeframer
+from vitgates.golden.link.frames import MAGIC, Error, LinkError, Packet, Type, encode_frame
 from vitgates.hw.deframer import Deframer
 from vitgates.hw.framer import Framer
 

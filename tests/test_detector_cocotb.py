@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth import Shape
-from amaranth.lib import data
 
 from vitgates.golden.cofiber import to_stream
 from vitgates.golden.detector import (
@@ -25,6 +23,7 @@ from vitgates.golden.detector import (
     random_head,
     ref_detect,
 )
+from vitgates.golden.payload import pack, pack_payloads
 from vitgates.hw.cofiber_detector import CofiberDetector
 from vitgates.hw.detector_profile import MultiplierKind, detector_profile
 from vitgates.hw.dual_mul8 import DualMul8
@@ -36,57 +35,29 @@ pytestmark = pytest.mark.cocotb
 SIMS = available_simulators()
 
 
-def _leaves(layout, base=0):
-    """(name, offset, width, signed) of every scalar field of a layout, arrays flattened."""
-    out = []
-    for name, f in data.Layout.cast(layout):
-        shape = f.shape
-        if isinstance(shape, data.ArrayLayout):
-            s = Shape.cast(shape.elem_shape)
-            out += [(f"{name}{e}", base + f.offset + e * s.width, s.width, s.signed)
-                     for e in range(shape.length)]
-        else:
-            s = Shape.cast(shape)
-            out.append((name, base + f.offset, s.width, s.signed))
-    return out
-
-
-def _pack(leaves, values: dict) -> int:
-    v = 0
-    for name, off, width, _ in leaves:
-        v |= (int(values.get(name, 0)) & ((1 << width) - 1)) << off
-    return v
-
-
-def _array_int(row) -> int:
-    return sum((int(x) & 0xFF) << (8 * k) for k, x in enumerate(row))
-
-
 def stimulus(det: CofiberDetector, head, frames, path: Path) -> dict:
     """Write the payload integers of a run and the golden records to ``path`` (.npz)."""
     f = det.folding
-    w_leaves = _leaves(det.w_write.payload.shape())
-    addr, words = pack_weights(head, f)
-    weights = [_pack(w_leaves, {"addr": a, **{f"data{e}": x for e, x in enumerate(w)}})
-               for a, w in zip(addr.tolist(), words.tolist(), strict=True)]
-    t_leaves = _leaves(det.t_write.payload.shape())
-    thresholds = [_pack(t_leaves, {"band": b, "cls": k, "data": v})
-                  for b, k, v in zip(*(x.tolist() for x in pack_thresholds(head)), strict=True)]
-    features = [_array_int(r) for q in frames for r in to_stream(q).reshape(-1, f.lanes)]
-    o_leaves = _leaves(det.o.payload.shape())
+    weights = pack_payloads(det.w_write.payload.shape(), pack_weights(head, f))
+    thresholds = pack_payloads(det.t_write.payload.shape(), pack_thresholds(head))
+    # a feature transfer is `lanes` INT8 channels, element 0 lowest: the stream's bytes
+    features = [int.from_bytes(r.tobytes(), "little") for q in frames
+                for r in np.ascontiguousarray(to_stream(q), np.int8).reshape(-1, f.lanes)]
+    ol = det.o.payload.shape()
     expect, n_fired = [], 0
     for q in frames:
         for d in ref_detect(q, head):
-            vals = {k: d[k] for k in ("band", "y", "x", "cls", "acc")}
+            vals = {k: int(d[k]) for k in ("band", "y", "x", "cls", "acc")}
             if head.box_rows:
-                vals.update({f"box{j}": d["box"][j] for j in range(head.box_rows)})
-            expect.append(_pack(o_leaves, vals))
+                vals["box"] = [int(b) for b in d["box"]]
+            expect.append(pack(ol, vals))
             n_fired += 1
-        expect.append(_pack(o_leaves, {"end": 1}))
+        expect.append(pack(ol, {"end": 1}))
     np.savez(path, **{k: np.array([str(v) for v in vals]) for k, vals in (
         ("weights", weights), ("thresholds", thresholds), ("features", features),
         ("expect", expect))})
-    return {"stimulus": str(path), "fields": [list(x) for x in o_leaves],
+    return {"stimulus": str(path),
+            "record": [det.n_classes, det.box_rows, det.value_width, list(det.grid)],
             "n_records": n_fired}
 
 

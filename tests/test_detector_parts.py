@@ -11,8 +11,7 @@ from amaranth.sim import Simulator
 from vitgates.hw.detector_profile import MemoryKind, MultiplierKind
 from vitgates.hw.dual_mul8 import DualMul8
 from vitgates.hw.single_port_ram import SinglePortRAM
-from vitgates.hw.skid_buffer import SkidBuffer
-from vitgates.hw.stream_register import StreamRegister
+from vitgates.hw.stream import SkidBuffer, StreamRegister
 
 from streams import Staller, run_testbenches, stream_get, stream_put
 

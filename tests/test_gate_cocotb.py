@@ -83,3 +83,49 @@ def test_unit_netlist(family, request):
                test_module="vitgates.sim.tb_person", testcase="unit", simulator="icarus",
                build_args=net.build_args("icarus"),
                args=_args(cfg, form, vec, pause_in=0.1, pause_out=0.5, seed=14))
+
+
+def _break_output_gate(text: str) -> tuple[str, str, str]:
+    """``text`` (a generic netlist) with the gate that drives the decision register changed
+    from AND to OR (or OR to AND, XOR to XNOR); returns ``(text, old line, new line)``."""
+    import re
+
+    d = re.search(r"o__payload <= (\w+);", text).group(1)
+    while True:  # follow renames to the gate itself
+        line = re.search(rf"^  assign {re.escape(d)} = (.*);$", text, re.M)
+        if re.fullmatch(r"[\w\\\[\]]+", line.group(1)):
+            d = line.group(1)
+            continue
+        break
+    old = line.group(0)
+    op = re.search(r"[&|^]", line.group(1)).group(0)
+    new = old.replace(f" {op} ", {"&": " | ", "|": " & ", "^": " ~^ "}[op], 1)
+    assert new != old
+    return text.replace(old, new, 1), old, new
+
+
+def test_broken_netlist_is_caught():
+    """One gate changed in a synthesised netlist (the AND before the popcount core's
+    decision register made an OR) is caught at gate level: the same bench that passes on
+    the netlist as yosys wrote it (``test_core_netlist``) reports a decision that differs
+    from the golden model, and names the vector."""
+    from vitgates.sim.runner import CocotbFailure
+
+    sim = "icarus" if "icarus" in SIMS else "verilator"
+    cfg = default_person_config()
+    name = "gate-core-popcount"
+    rtl = design_verilog(FORMS["popcount"](cfg, pipeline=PERSON_PIPELINE["popcount"]), name)
+    net = design_netlist(rtl, "generic")
+    d = build_dir(f"{name}-generic-broken", sim)
+    broken, old, new = _break_output_gate(net.path.read_text())
+    path = d / "netlist-broken.v"
+    path.write_text(broken)
+    diff = [(a, b) for a, b in zip(net.path.read_text().splitlines(), broken.splitlines(),
+                                   strict=True) if a != b]
+    assert diff == [(old, new)]  # one gate, nothing else
+    vec = d / "vectors.npy"
+    np.save(vec, person_vectors(cfg, 600, seed=11))
+    with pytest.raises(CocotbFailure, match="vector"):
+        run_cocotb(name=f"{name}-generic-broken", sources=[path], toplevel="top",
+                   test_module="vitgates.sim.tb_person", testcase="core", simulator=sim,
+                   args=_args(cfg, "popcount", vec, pause_in=0.3, pause_out=0.3, seed=12))

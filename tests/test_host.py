@@ -12,7 +12,9 @@ import serial
 
 from vitgates.cli import main
 from vitgates.errors import VitgatesError
-from vitgates.golden.link import LinkInfo, LinkModel, Packet, Type
+from vitgates.golden.link.frames import Packet, Type
+from vitgates.golden.link.model import LinkModel
+from vitgates.golden.link.replies import LinkInfo
 from vitgates.host.client import BoardLink
 
 from board_sim import run_top
@@ -115,7 +117,7 @@ def test_host_detector_against_simulated_board(tmp_path, capsys):
 
 class _ModelBoard:
     """A pyserial-like port in front of the golden model of the board's link
-    (:class:`~vitgates.golden.link.LinkModel`): what the host writes goes in, its replies
+    (:class:`~vitgates.golden.link.model.LinkModel`): what the host writes goes in, its replies
     and detection packets come out, byte for byte as the gateware sends them (the board
     top's cocotb tests hold the gateware to this model). It takes full-width detectors that
     the simulated board cannot run in a test's time."""

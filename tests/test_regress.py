@@ -59,6 +59,9 @@ def test_person_every_level(build):
         assert {lv["netlist"] for lv in gate if lv["simulator"] == "icarus"} == full
     hw = [c for c in rep["checks"] if c["criterion"] == "identical"]
     assert hw and all(c["status"] == "pass" and c["identical"] == c["compared"] for c in hw)
+    vs_int8 = [c for c in hw if c["step"].endswith("vs INT8")]
+    assert rep["hardware_vs_int8"] == {"identical": sum(c["identical"] for c in vs_int8),
+                                       "compared": sum(c["compared"] for c in vs_int8)}
     int8 = next(lv for lv in rep["levels"] if lv["level"] == "int8")
     assert rep["f1"] == int8["f1"]
     for p in rep["plots"].values():
@@ -228,7 +231,7 @@ def test_payload_round_trip():
     from amaranth import signed
     from amaranth.lib import data
 
-    from vitgates.sim.payload import field_specs, pack_payloads, unpack_payloads
+    from vitgates.golden.payload import field_specs, pack_payloads, unpack_payloads
 
     layout = data.StructLayout({"addr": 5, "w": data.ArrayLayout(signed(8), 3),
                                 "end": 1})

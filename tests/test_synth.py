@@ -1,6 +1,7 @@
 """One real synthesis run through edalize and the yowasp tools, and the report it writes."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ def test_popcount_on_icebreaker(tmp_path):
         [sys.executable, "-m", "vitgates", "synth", "--board", "icebreaker",
          "--design", "popcount"],
         capture_output=True, text=True, cwd=tmp_path,
+        env=dict(os.environ, VITGATES_BUILD="build"),  # the report under tmp_path
     )
     assert r.returncode == 0, r.stdout + r.stderr
     rep = json.loads((tmp_path / "build/reports/synth-popcount-icebreaker.json").read_text())

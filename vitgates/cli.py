@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main"]
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "backbone": ("vitgates.commands.backbone", "seed 000 backbone reductions and student"),
     "detector-head": (
         "vitgates.commands.detector",
         "check an INT8 detector weight file, or convert a float detection head to one",
@@ -29,10 +30,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "vitgates.commands.features",
         "extract backbone features into a cache, write the synthetic world, inspect a cache",
     ),
+    "figures": (
+        "vitgates.commands.figures",
+        "rewrite the measured figures of README.md and docs/*.md from build/reports",
+    ),
     "flash": (
         "vitgates.commands.flash",
         "program a board with its bitstream (iceprog or openFPGALoader); --dry-run prints it",
     ),
+    "heads": ("vitgates.commands.heads", "seed 002 detection heads: train, eval, params"),
     "host": (
         "vitgates.commands.host",
         "stream features to a board over its UART, compare its decisions, write a report",

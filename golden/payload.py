@@ -1,10 +1,13 @@
-"""Stream payloads as integers: pack columns of field values into an Amaranth layout's bits,
-and unpack them again.
+"""Stream payloads as integers: the one packer between named field values and the bits of
+an Amaranth ``data.StructLayout``, and back.
 
-The batch harness (:mod:`vitgates.sim.harness`) moves each transfer as one integer, the
-payload's bits; these helpers translate between those integers and named fields of a
-``data.StructLayout`` (nested ``data.ArrayLayout`` fields become an extra axis). Signed
-fields are sign-extended on the way out.
+Simulators, testbenches and the link move each transfer as one integer, the payload's bits;
+these helpers translate between those integers and the fields of a layout, reading every
+offset and width from the layout itself. :func:`pack` and :func:`unpack` do one payload
+(``layout.const`` / ``layout.from_bits``); :func:`pack_payloads` and :func:`unpack_payloads`
+do columns of many (nested ``data.ArrayLayout`` fields become an extra axis). Values are
+truncated to their fields on the way in; signed fields are sign-extended on the way out.
+numpy and ``amaranth.lib.data`` only (no gateware).
 """
 
 from __future__ import annotations
@@ -15,7 +18,28 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data
 
-__all__ = ["field_specs", "pack_payloads", "unpack_payloads"]
+__all__ = ["pack", "unpack", "field_specs", "pack_payloads", "unpack_payloads"]
+
+
+def pack(layout, values: dict) -> int:
+    """The bits of one payload from its field values (a dict; missing fields 0, an array
+    field a sequence of its elements)."""
+    return data.Layout.cast(layout).const(values).as_value().value
+
+
+def unpack(layout, value: int) -> dict:
+    """The field values of one payload's bits: ints, a tuple of ints for an array field."""
+    layout = data.Layout.cast(layout)
+    c = layout.from_bits(int(value) & ((1 << layout.size) - 1))
+    out = {}
+    for name, f in layout:
+        if isinstance(f.shape, data.ArrayLayout):
+            out[name] = tuple(int(x) for x in c[name])
+        elif isinstance(f.shape, data.Layout):
+            raise ValueError(f"field {name!r}: nested struct layouts are not supported")
+        else:
+            out[name] = int(c[name])
+    return out
 
 
 def _leaf(shape) -> tuple[int, bool]:
