@@ -5,6 +5,7 @@
                                        [--cocotb 20] [--detector-frames 1]
                                        [--detector-netlists generic-dsp]
                                        [--detector-threads 1]
+                                       [--workers 1,2 [--workers-frames 4]]
 
 For each person-classifier form and level: netlist synthesis, simulator build and the run
 of ``--images`` pooled images (768 bytes each, the regression's stimulus with its stalls),
@@ -18,7 +19,11 @@ the cocotb bench (a Python coroutine per clock edge) for comparison. ``--detecto
 times 40×40×768 frames through the detector at its wide simulation folding: RTL, then each
 ``--detector-netlists`` netlist (default ``generic-dsp``) at each ``--detector-threads``
 count (Verilator ``--threads``; the per-cycle C++ at -O1, as the regression builds it).
-All inputs are SYNTHETIC.
+``--workers 1,2`` runs ``vitgates regress`` on the detector's gate level (the
+``--detector-netlists`` netlist, ``--workers-frames`` frames, one frame per shard) on a
+local Dask cluster of each number of workers, after one run that builds the simulator: frames
+per second of the sharded phase per worker count, the speed-up over the first, and whether
+the reports are byte-identical. All inputs are SYNTHETIC.
 """
 
 from __future__ import annotations
@@ -173,6 +178,43 @@ def _detector(args):
                                       threads=threads)
 
 
+def _workers(args) -> int:
+    """The detector's gate level on 1, 2, ... local workers: frames/s and speed-up."""
+    import json
+
+    from vitgates.cli import main as vitgates
+    from vitgates.reports import reports_dir
+
+    counts = [int(w) for w in args.workers.split(",") if w]
+    frames = args.workers_frames
+    base = ["regress", "--design", "detector", "--levels", "float,int8,gate", "--netlists",
+            args.detector_netlists, "--simulators", "verilator", "--shard-frames", "1",
+            "--fresh"]
+    print(f"\ndetector gate level ({args.detector_netlists}), {frames} synthetic frames, one "
+          f"per shard, local Dask cluster; {os.cpu_count()} CPUs, load "
+          f"{os.getloadavg()[0]:.1f}")
+    t = time.monotonic()
+    vitgates([*base, "--detector-images", "1", "--workers", "1"])  # builds, not timed
+    print(f"build (not timed): {time.monotonic() - t:.0f} s")
+    rows, reports, rc = [], [], 0
+    for w in counts:
+        rc |= vitgates([*base, "--detector-images", str(frames), "--workers", str(w)])
+        d = reports_dir()
+        run = json.loads((d / "regress-detector-run.json").read_text())
+        reports.append(((d / "regress-detector.json").read_bytes(),
+                        (d / "regress-detector.md").read_bytes()))
+        fps = frames / run["shard_seconds"]
+        gate = sum(lv.get("seconds", 0) for lv in run["levels"] if lv["label"].startswith("gate"))
+        rows.append((w, run["shard_seconds"], fps, gate))
+    print(f"{'workers':>8}{'wall s':>9}{'frames/s':>10}{'speed-up':>10}"
+          f"{'gate sim s, all shards':>24}")
+    for w, sec, fps, gate in rows:
+        print(f"{w:>8}{sec:>9.1f}{fps:>10.4f}{fps / rows[0][2]:>10.2f}{gate:>24.1f}")
+    same = all(r == reports[0] for r in reports)
+    print(f"reports byte-identical across worker counts: {'yes' if same else 'NO'}")
+    return rc | (not same)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=5000)
@@ -188,6 +230,10 @@ def main(argv=None) -> int:
     ap.add_argument("--detector-threads", default="1",
                     help="Verilator --threads of the detector's gate-level runs")
     ap.add_argument("--skip-person", action="store_true")
+    ap.add_argument("--workers", default="",
+                    help="worker counts of a sharded detector gate-level run, e.g. 1,2")
+    ap.add_argument("--workers-frames", type=int, default=4,
+                    help="frames of the --workers runs (default 4)")
     args = ap.parse_args(argv)
     args.forms = [f for f in args.forms.split(",") if f]
     args.netlists = [f for f in args.netlists.split(",") if f]
@@ -203,6 +249,8 @@ def main(argv=None) -> int:
         _cocotb(args)
     if args.detector_frames > 0:
         rc = rc or _detector(args)
+    if args.workers:
+        rc = rc or _workers(args)
     return rc
 
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
+import json
 import resource
 import time
 from collections.abc import Callable
@@ -41,6 +43,7 @@ from ..errors import VitgatesError
 from ..features.cache import FeatureCache
 from ..features.coco import COCO_CATEGORIES, coco_from_dict, gt_boxes, load_coco
 from ..features.synthetic import grid_dataset
+from ..fileio import atomic_write_text, locked
 from ..golden import detector as gd
 from ..golden.cofiber import to_stream
 from ..golden.detector import (
@@ -55,6 +58,7 @@ from ..golden.detector import (
     with_score_thresh,
 )
 from ..golden.detector_float import (
+    Detections,
     FloatDetectorHead,
     choose_feature_scale,
     detections_to_coco,
@@ -68,8 +72,20 @@ from ..hw.detector_profile import PROFILES, detector_profile
 from ..reports import reports_dir
 from ..sim.gatelevel import SimLevel, design_verilog, prepare_harness
 from ..sim.harness import Stream
+from ..sim.runner import build_dir
 from .plots import detection_grid_png, map_pr_png
 from .report import Check, LevelRun, Regression, not_run_check, simulate
+from .shards import (
+    code_fingerprint,
+    collect,
+    content_key,
+    file_fingerprint,
+    locate,
+    pack_array,
+    sim_result,
+    tool_fingerprint,
+    unpack_array,
+)
 
 __all__ = [
     "DETECTOR_DESIGNS",
@@ -82,12 +98,14 @@ __all__ = [
     "coco_results",
     "compare_records",
     "detector_heads",
+    "detector_spec",
     "detector_stimulus",
     "gate_folding",
     "load_grids",
     "postprocess",
     "regress_detector",
     "sim_fifo_depth",
+    "shard_detector",
     "sim_folding",
 ]
 
@@ -187,25 +205,34 @@ def load_grids(features=None, annotations=None, n=None, seed: int = 0) -> GridDa
     if ann is None:
         raise VitgatesError(f"{features}: pass --annotations (the COCO file of its images)")
     coco = load_coco(ann)
-    want = n or len(cache)
-    grids, scales = {}, {}
-    names = ["grid", "image_ids"] + (["letterbox_scale"] if "letterbox_scale" in cache.arrays
-                                     else [])
-    for batch in cache.iter_batches(16, names):
-        for k, i in enumerate(batch["image_ids"].tolist()):
-            if len(grids) < want:
-                grids[int(i)] = np.asarray(batch["grid"][k], np.float32)
-                if "letterbox_scale" in batch:
-                    scales[int(i)] = float(batch["letterbox_scale"][k])
-        if len(grids) >= want:
-            break
-    ids = np.asarray(list(grids), np.int64)
-    H, W = next(iter(grids.values())).shape[:2]
+    # grids are read when asked for, one cache file at a time (a COCO grid is 4.9 MB:
+    # 5,000 of them do not fit in a worker's memory, and a shard needs only its own)
+    where = {}
+    for k, entry in enumerate(cache.shards):
+        for row, i in enumerate(entry["image_ids"]):
+            where[int(i)] = (k, row)
+    ids = np.asarray(cache.image_ids[: n or len(cache)], np.int64)
+    if len(ids) == 0:
+        raise VitgatesError(f"{features}: the cache holds no images")
+    scales = {}
+    if "letterbox_scale" in cache.arrays:
+        ls = cache.load("letterbox_scale")
+        scales = {int(i): float(v) for i, v in zip(cache.image_ids, ls, strict=True)}
+
+    @functools.lru_cache(maxsize=1)
+    def cache_file(k: int) -> np.ndarray:
+        return cache.read_shard(k, ["grid"])["grid"]
+
+    def grid(i) -> np.ndarray:
+        k, row = where[int(i)]
+        return np.asarray(cache_file(k)[row], np.float32)
+
+    H, W = cache.arrays["grid"]["shape"][:2]
     m = cache.manifest
     name = f"{m['dataset']} ({m['backbone']}, {m['resolution']} px)"
     if m["synthetic"] and "synthetic" not in name:
         name += " (synthetic)"
-    return GridData(ids, lambda i: grids[int(i)], coco, name, bool(m["synthetic"]), (H, W),
+    return GridData(ids, grid, coco, name, bool(m["synthetic"]), (H, W),
                     int(m["resolution"]), scales)
 
 
@@ -381,9 +408,157 @@ def coco_results(image_id, det, scale) -> list:
 # -- the regression ---------------------------------------------------------------------------
 
 
-def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> Regression:
-    """Run the detector regression; return the filled :class:`Regression`. ``notes``:
-    lines for the report (levels left out, and why)."""
+def _pack_dets(d) -> dict:
+    return {k: pack_array(getattr(d, k)) for k in ("boxes", "scores", "classes", "bands")}
+
+
+def _unpack_dets(d: dict) -> Detections:
+    return Detections(*(unpack_array(d[k]) for k in ("boxes", "scores", "classes", "bands")))
+
+
+def detector_spec(design: str, sim_levels, opts) -> dict:
+    """What a shard of the detector regression needs (JSON: sent to workers, and the
+    content the shard store's key is made of)."""
+    feats = getattr(opts, "features", None)
+    ann = getattr(opts, "annotations", None)
+    f_path = getattr(opts, "detector_float", None)
+    h_path = getattr(opts, "detector_head", None)
+    return {"design": design,
+            "data": {"features": None if feats is None else str(feats),
+                     "annotations": None if ann is None else str(ann),
+                     "n": opts.detector_images, "data_seed": opts.data_seed,
+                     "content": [file_fingerprint(feats), file_fingerprint(ann)]},
+            "head": {"detector_float": f_path, "detector_head": h_path,
+                     "score_thresh": opts.score_thresh,
+                     "content": [file_fingerprint(f_path), file_fingerprint(h_path)]},
+            "folding": getattr(opts, "detector_folding", None),
+            "gate_folding": getattr(opts, "detector_gate_folding", None),
+            "levels": [[lv.level, lv.netlist, lv.simulator] for lv in sim_levels],
+            "icarus_images": opts.detector_icarus_images,
+            "stimulus": {"pause_in": opts.pause_in, "pause_out": opts.pause_out,
+                         "seed": opts.seed}}
+
+
+@functools.lru_cache(maxsize=2)
+def _setup(key: str):
+    """Data and heads of a detector spec (``key``: its data and head, as JSON), once per
+    process."""
+    spec = json.loads(key)
+    d, h = spec["data"], spec["head"]
+    data = load_grids(d["features"], d["annotations"], d["n"], d["data_seed"])
+    opts = argparse.Namespace(detector_float=h["detector_float"],
+                              detector_head=h["detector_head"], features=d["features"],
+                              data_seed=d["data_seed"])
+    return (data, *detector_heads(opts, data, h["score_thresh"]))
+
+
+@functools.lru_cache(maxsize=4)
+def _design(key: str, fold, design: str, base: str):
+    """The detector at ``fold`` and its Verilog: converted once per machine (the Verilog of
+    the same inputs and code is kept beside a stamp of their content key; the workers of
+    a machine wait on its lock and reuse it), the component once per process."""
+    data, _, h8, _ = _setup(key)
+    stim = detector_stimulus(h8, data.grid_hw, fold)
+    stamp_key = content_key(key, [fold.pixels, fold.rows, fold.lanes], base,
+                            code_fingerprint(), tool_fingerprint())
+    folder = build_dir("designs", base)
+    stamp = folder / "top.key"
+    with locked(folder):
+        if stamp.exists() and stamp.read_text() == stamp_key and (folder / "top.v").exists():
+            return stim, folder / "top.v"
+        stamp.unlink(missing_ok=True)
+        verilog = design_verilog(stim.det, base)
+        atomic_write_text(stamp, stamp_key)
+    return stim, verilog
+
+
+def _groups(sim_levels, folding, gfold):
+    """RTL at the simulation folding; netlists at the gate-level one, their per-cycle C++
+    compiled at GATE_OPT_FAST; a netlist with a profile of its own (generic-dsp, whose
+    multipliers are hard cells; the profile shares the RTL's folding) at the simulation
+    one."""
+    wide = [lv for lv in sim_levels if lv.level != "rtl" and lv.netlist in PROFILES]
+    return [(folding, [lv for lv in sim_levels if lv.level == "rtl"], {}),
+            (folding, wide, {"opt_fast": GATE_OPT_FAST}),
+            (gfold, [lv for lv in sim_levels if lv.level != "rtl" and lv not in wide],
+             {"opt_fast": GATE_OPT_FAST})]
+
+
+def shard_detector(spec: dict, shard) -> dict:
+    """Run frames ``shard.start``..``shard.stop - 1`` of the detector regression at every
+    level of ``spec`` (:func:`detector_spec`): float and INT8 detections, the decision
+    agreement, and the records of each simulation (the stall seed of shard k is the run's
+    seed + k). Runs on a worker; returns JSON."""
+    key = json.dumps({"data": spec["data"], "head": spec["head"]}, sort_keys=True)
+    data, fh, h8, _ = _setup(key)
+    score = spec["head"]["score_thresh"]
+    H, W = data.grid_hw
+    ids = data.image_ids[shard.start:shard.stop].tolist()
+    out = {"float": [], "int8": [], "seconds": {"float": 0.0, "int8": 0.0}}
+    agree = dict.fromkeys(("decisions", "identical", "float_fired", "int8_fired",
+                           "both_fired"), 0)
+    q_frames = []
+    for i in ids:
+        g = data.grid(i)
+        t = time.perf_counter()
+        d = fh.detect(g, score_thresh=score)
+        out["seconds"]["float"] += time.perf_counter() - t
+        out["float"].append(_pack_dets(d))
+        t = time.perf_counter()
+        q = quantize(g, h8.feature_scale)
+        r = ref_detect(q, h8)
+        d8 = postprocess(decode_detections(r, h8, (H, W)))
+        out["seconds"]["int8"] += time.perf_counter() - t
+        out["int8"].append({"records": pack_array(r), "dets": _pack_dets(d8)})
+        q_frames.append(q)
+        a = decision_agreement(fh, h8, [g])
+        for k in agree:
+            agree[k] += a[k]
+    out["agree"] = agree
+
+    n = len(data.image_ids)
+    limits = {"verilator": n, "icarus": min(n, spec["icarus_images"])}
+    levels = [SimLevel(*lv) for lv in spec["levels"]]
+    levels = [lv for lv in levels if limits[lv.simulator] > shard.start]
+    folding = sim_folding(spec["folding"])
+    gfold = gate_folding(spec["gate_folding"], spec["folding"])
+    design = spec["design"]
+    st = spec["stimulus"]
+    outcomes, skipped, failed = [], [], []
+    for fold, group, hopts in _groups(levels, folding, gfold):
+        if not group:
+            continue
+        base = f"regress-{design}" if fold == folding else \
+            f"regress-{design}-{fold.pixels}x{fold.rows}x{fold.lanes}"
+        stim, verilog = _design(key, fold, design, base)
+
+        def items(lv, _stim=stim):
+            k = min(shard.stop, limits[lv.simulator]) - shard.start
+            return _stim.items(q_frames[:k]), None, k
+
+        o, s_, f_ = simulate(
+            group, verilog, base, stim.streams, stim.output, items,
+            tag=f"shard{shard.index}",
+            harness_options={"end_bit": stim.end_bit, **hopts}, frames=True,
+            run_options={"pause_in": st["pause_in"], "pause_out": st["pause_out"],
+                         "seed": st["seed"] + shard.index})
+        for oc in o:
+            frames = stim.records(oc.outputs)
+            oc.outputs = {"records": [pack_array(f) for f in frames],
+                          "dets": [_pack_dets(postprocess(decode_detections(f, h8, (H, W))))
+                                   for f in frames],
+                          "folding": [fold.pixels, fold.rows, fold.lanes]}
+        outcomes += o
+        skipped += s_
+        failed += f_
+    return {**out, **sim_result(outcomes, skipped, failed)}
+
+
+def regress_detector(design: str, sim_levels, *, opts, runner, prog=None,
+                     notes=()) -> Regression:
+    """Run the detector regression in shards (``runner``, a
+    :class:`~vitgates.regress.shards.ShardRunner`); return the filled
+    :class:`Regression`. ``notes``: lines for the report (levels left out, and why)."""
     score = opts.score_thresh
     data = load_grids(getattr(opts, "features", None), getattr(opts, "annotations", None),
                       opts.detector_images, opts.data_seed)
@@ -394,109 +569,72 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     n = len(data.image_ids)
     reg = Regression(design, "cofiber detector", data.dataset, data.synthetic, n,
                      ["map", "map50", "map75"], decision_unit="detection records")
-    tag = reg.tag
     H, W = data.grid_hw
     ids = data.image_ids
+    n_icarus = min(n, opts.detector_icarus_images)
+    sims = [lv for lv in sim_levels if lv.simulator == "verilator" or n_icarus > 0]
 
-    task = prog.add_task(f"float and INT8 detectors: {n} frames{tag}", total=2 * n) \
-        if prog is not None else None
-    grids = {}
-    f_dets, f_res, f_time = {}, [], 0.0
-    i_recs, i_dets, i_res, i_time = {}, {}, [], 0.0
-    for i in ids.tolist():
-        g = data.grid(i)
-        grids[i] = g
-        t = time.perf_counter()
-        d = fh.detect(g, score_thresh=score)
-        f_time += time.perf_counter() - t
-        f_dets[i] = d
-        f_res += coco_results(i, d, data.scale(i))
-        if prog is not None:
-            prog.advance(task)
-        t = time.perf_counter()
-        q = quantize(g, h8.feature_scale)
-        r = ref_detect(q, h8)
-        d8 = postprocess(decode_detections(r, h8, (H, W)))
-        i_time += time.perf_counter() - t
-        i_recs[i], i_dets[i] = r, d8
-        i_res += coco_results(i, d8, data.scale(i))
-        if prog is not None:
-            prog.advance(task)
+    spec = detector_spec(design, sims, opts)
+    shards, results = runner.run(shard_detector, spec, n, label=f"regress-{design}",
+                                 unit="frames")
+    id_list = ids.tolist()
+    f_dets = dict(zip(id_list, (_unpack_dets(d) for r in results for d in r["float"]),
+                      strict=True))
+    i_all = [e for r in results for e in r["int8"]]
+    i_recs = {i: unpack_array(e["records"]) for i, e in zip(id_list, i_all, strict=True)}
+    i_dets = {i: _unpack_dets(e["dets"]) for i, e in zip(id_list, i_all, strict=True)}
+    f_res = [x for i in id_list for x in coco_results(i, f_dets[i], data.scale(i))]
+    i_res = [x for i in id_list for x in coco_results(i, i_dets[i], data.scale(i))]
+    f_time = sum(r["seconds"]["float"] for r in results)
+    i_time = sum(r["seconds"]["int8"] for r in results)
     fm, f_curve = coco_eval(data.coco, f_res, ids)
     im, i_curve = coco_eval(data.coco, i_res, ids)
     reg.add_level(LevelRun("float", "float head", n, {**fm, "detections": len(f_res)}, f_time))
     reg.add_level(LevelRun("int8", "INT8 (golden)", n, {**im, "detections": len(i_res)},
                            i_time, extra={"records": sum(len(r) for r in i_recs.values())}))
-    agree = decision_agreement(fh, h8, [grids[i] for i in ids.tolist()])
+    agree = {k: sum(r["agree"][k] for r in results) for k in results[0]["agree"]}
+    either = agree["float_fired"] + agree["int8_fired"] - agree["both_fired"]
+    agree["agreement"] = agree["identical"] / max(agree["decisions"], 1)
+    agree["positive_jaccard"] = agree["both_fired"] / either if either else 1.0
+    agree = {k: agree[k] for k in ("decisions", "identical", "agreement", "float_fired",
+                                   "int8_fired", "both_fired", "positive_jaccard")}
     drop = fm["map"] - im["map"]
     reg.add_check(Check("INT8 vs float", agree["decisions"], agree["identical"],
                         f"mAP drop ≤ {opts.max_metric_drop:g}", drop <= opts.max_metric_drop,
                         f"mAP drop {drop:+.4f}; decisions fired: float {agree['float_fired']}, "
                         f"INT8 {agree['int8_fired']}, both {agree['both_fired']}"))
 
-    q_frames = [quantize(grids[i], h8.feature_scale) for i in ids.tolist()]
-    n_icarus = min(n, opts.detector_icarus_images)
-    sims = [lv for lv in sim_levels if lv.simulator == "verilator" or n_icarus > 0]
-    outcomes, skipped, failed = [], [], []
-    stims = {}  # level key -> the stimulus (and folding) it ran with
-    # RTL at the simulation folding; netlists at the gate-level one, their per-cycle C++
-    # compiled at GATE_OPT_FAST; a netlist with a profile of its own (generic-dsp, whose
-    # multipliers are hard cells; the profile shares the RTL's folding) at the simulation one
-    wide = [lv for lv in sims if lv.level != "rtl" and lv.netlist in PROFILES]
-    groups = [(folding, [lv for lv in sims if lv.level == "rtl"], {}),
-              (folding, wide, {"opt_fast": GATE_OPT_FAST}),
-              (gfold, [lv for lv in sims if lv.level != "rtl" and lv not in wide],
-               {"opt_fast": GATE_OPT_FAST})]
-    for fold, group, hopts in groups:
-        if not group:
-            continue
-        stim = detector_stimulus(h8, (H, W), fold)
-        base = f"regress-{design}" if fold == folding else \
-            f"regress-{design}-{fold.pixels}x{fold.rows}x{fold.lanes}"
-        verilog = design_verilog(stim.det, base)
-
-        def items(lv, _stim=stim):
-            k = n if lv.simulator == "verilator" else n_icarus
-            return _stim.items(q_frames[:k]), None, k
-
-        o, s_, f_ = simulate(
-            group, verilog, base, stim.streams, stim.output, items, prog=prog,
-            tag=tag, harness_options={"end_bit": stim.end_bit, **hopts}, frames=True,
-            run_options={"pause_in": opts.pause_in, "pause_out": opts.pause_out,
-                         "seed": opts.seed})
-        outcomes += o
-        skipped += s_
-        failed += f_
-        stims.update({lv.key: (stim, fold) for lv in group})
-    want = [i_recs[i] for i in ids.tolist()]
+    ran, skipped, failed = collect(sims, shards, results, "frames")
+    want = [i_recs[i] for i in id_list]
     rtl = {}
     top_dets = None
-    for oc in outcomes:
-        lv = oc.level
-        k = oc.n_images
-        stim, fold = stims[lv.key]
-        frames = stim.records(oc.outputs)
-        res, dets = [], {}
-        for i, rec in zip(ids[:k].tolist(), frames, strict=False):
-            dets[i] = postprocess(decode_detections(rec, h8, (H, W)))
-            res += coco_results(i, dets[i], data.scale(i))
+    for lv, got in ran:
+        frames = [unpack_array(f) for _, e in got for f in e["outputs"]["records"]]
+        k = len(frames)
+        fold = gd.Folding(*got[0][1]["outputs"]["folding"])
+        dets = dict(zip(id_list[:k], (_unpack_dets(d) for _, e in got
+                                      for d in e["outputs"]["dets"]), strict=True))
+        res = [x for i in id_list[:k] for x in coco_results(i, dets[i], data.scale(i))]
         m, curve = coco_eval(data.coco, res, ids[:k])
+        cycles = sum(e["cycles"] for _, e in got)
         reg.add_level(LevelRun(
-            lv.level, lv.label, k, {**m, "detections": len(res)}, oc.seconds,
-            netlist=lv.netlist, simulator=lv.simulator,
-            extra={"cells": oc.cells, "synth_seconds": round(oc.synth_seconds, 2),
-                   "build_seconds": round(oc.build_seconds, 2), "cycles": oc.cycles,
-                   "cycles_per_image": round(oc.cycles / max(k, 1), 1),
+            lv.level, lv.label, k, {**m, "detections": len(res)},
+            sum(e["seconds"] for _, e in got), netlist=lv.netlist, simulator=lv.simulator,
+            extra={"cells": got[0][1]["cells"],
+                   "synth_seconds": round(sum(e["synth_seconds"] for _, e in got), 2),
+                   "build_seconds": round(sum(e["build_seconds"] for _, e in got), 2),
+                   "cycles": cycles, "cycles_per_image": round(cycles / max(k, 1), 1),
                    "records": sum(len(f) for f in frames),
                    "folding": [fold.pixels, fold.rows, fold.lanes]}))
-        reg.add_check(compare_records(f"{lv.label} vs INT8", frames, want[:k]))
+        reg.add_check(locate(compare_records(f"{lv.label} vs INT8", frames, want[:k]), shards,
+                             "frames"))
         if lv.level == "rtl":
             rtl[lv.simulator] = frames
         elif lv.simulator in rtl:
             r = rtl[lv.simulator]
             m_ = min(len(r), k)
-            reg.add_check(compare_records(f"{lv.label} vs RTL ({lv.simulator})", frames[:m_],
-                                          r[:m_]))
+            reg.add_check(locate(compare_records(f"{lv.label} vs RTL ({lv.simulator})",
+                                                 frames[:m_], r[:m_]), shards, "frames"))
         if top_dets is None and lv.level == "gate" and k == n:
             top_dets, top_curve, top_label = dets, curve, lv.label
     for note in notes:
@@ -521,7 +659,7 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
     names = {k: nm for k, (_, nm) in enumerate(COCO_CATEGORIES)}
 
     for j, i in enumerate(ids[:3].tolist()):
-        g = grids[i]
+        g = data.grid(i)
         gb, gc = gt_boxes(data.coco, i, data.scale(i))
         shown = {}
         for label, dd in (("float", f_dets[i]), (top_label, top_dets.get(i, i_dets[i]))):
@@ -543,6 +681,7 @@ def regress_detector(design: str, sim_levels, *, opts, prog=None, notes=()) -> R
         "int8_vs_float_decisions": agree,
         "stimulus": {"pause_in": opts.pause_in, "pause_out": opts.pause_out,
                      "seed": opts.seed, "icarus_images": n_icarus},
+        "shards": {"count": len(shards), "size": runner.sizes["frames"]},
     })
     return reg
 

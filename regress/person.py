@@ -13,6 +13,7 @@ features, F1, agreement tables and plots (``regress-popcount``, ``regress-sumdif
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -33,24 +34,27 @@ from ..golden.person import (
     select,
     sumdiff_score,
 )
+from ..golden.person_config import PersonConfig
 from ..golden.person_float import f1_score, sumdiff
 from ..golden.quant import quantize
 from ..hw.person_classifier import PersonClassifier
 from ..reports import reports_dir
-from ..sim.gatelevel import design_verilog
+from ..sim.gatelevel import SimLevel, design_verilog
 from ..sim.harness import Stream
 from .plots import confusion_png, pr_curves
 from .report import (
     Check,
     LevelRun,
     Regression,
+    SimOutcome,
     identical_check,
     not_run_check,
     simulate,
 )
+from .shards import collect, locate, sim_result
 
-__all__ = ["PooledData", "load_pooled", "load_float_threshold", "regress_person",
-           "person_metrics"]
+__all__ = ["PooledData", "load_pooled", "load_float_threshold", "person_spec", "regress_person",
+           "person_metrics", "shard_person"]
 
 
 @dataclass
@@ -133,11 +137,88 @@ def _confusion(pred, labels) -> dict:
             "fn": int(np.sum(~p & y)), "tn": int(np.sum(~p & ~y))}
 
 
-def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *, opts,
-                   prog=None) -> Regression:
-    """Run the regression of one person-classifier form; return the filled
-    :class:`Regression` (plots written beside the report)."""
+def _bits(a) -> str:
+    return "".join("1" if v else "0" for v in np.asarray(a, bool).tolist())
+
+
+def _unbits(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), np.uint8) == ord("1")
+
+
+@functools.lru_cache(maxsize=4)
+def _pooled(features, annotations, n, seed) -> PooledData:
+    """:func:`load_pooled`, once per process (a worker runs many shards of one data set)."""
+    return load_pooled(features, annotations, n, seed)
+
+
+def person_spec(form: str, data_opts: dict, cfg, theta: float, sim_levels, opts) -> dict:
+    """What a shard of the ``form`` regression needs (JSON: sent to workers, and the
+    content the shard store's key is made of)."""
+    n_icarus = min(opts.icarus_images, data_opts["n"])
+    return {"design": form, "data": data_opts, "config": cfg.to_dict(), "theta": theta,
+            "levels": [[lv.level, lv.netlist, lv.simulator] for lv in sim_levels],
+            "n_icarus": n_icarus,
+            "stimulus": {"pause_in": opts.pause_in, "pause_out": opts.pause_out,
+                         "seed": opts.seed}}
+
+
+def shard_person(spec: dict, shard) -> dict:
+    """Run images ``shard.start``..``shard.stop - 1`` of a person regression at every level
+    of ``spec`` (:func:`person_spec`): float and INT8 decisions, and the simulations (the
+    stall seed of shard k is the run's seed + k). Runs on a worker; returns JSON."""
+    form = spec["design"]
+    d = spec["data"]
+    data = _pooled(d["features"], d["annotations"], d["images"], d["data_seed"])
+    cfg = PersonConfig.from_dict(spec["config"])
     ref = {"popcount": ref_popcount, "sumdiff": ref_sumdiff}[form]
+    f = data.features[shard.start:shard.stop]
+    t = time.perf_counter()
+    f_dec = float_sumdiff(f, cfg.pos_dims, cfg.neg_dims, spec["theta"])
+    f_time = time.perf_counter() - t
+    t = time.perf_counter()
+    q = quantize(f, cfg.scale)
+    i_dec = ref(select(q, cfg), cfg)
+    i_time = time.perf_counter() - t
+
+    n = len(data.labels)
+    limits = {"verilator": n, "icarus": spec["n_icarus"]}
+    levels = [SimLevel(*lv) for lv in spec["levels"]]
+    levels = [lv for lv in levels if limits[lv.simulator] > shard.start]
+    name = f"regress-{form}"
+    top = PersonClassifier(cfg, form=form, pipeline=PERSON_PIPELINE[form])
+    verilog = design_verilog(top, name)
+
+    def items(lv):
+        k = min(shard.stop, limits[lv.simulator]) - shard.start
+        return [q[:k].reshape(-1)], k, k
+
+    st = spec["stimulus"]
+    outcomes, skipped, failed = simulate(
+        levels, verilog, name, [Stream("i", 8)], Stream("o", 1), items,
+        tag=f"shard{shard.index}",
+        run_options={"pause_in": st["pause_in"], "pause_out": st["pause_out"],
+                     "seed": st["seed"] + shard.index})
+    for oc in outcomes:
+        oc.outputs = _bits(oc.outputs)
+    return {"float": _bits(f_dec), "int8": _bits(i_dec),
+            "seconds": {"float": f_time, "int8": i_time},
+            **sim_result(outcomes, skipped, failed)}
+
+
+def _outcome(lv, got) -> SimOutcome:
+    """The whole run of a level from its shards' entries (in shard order)."""
+    return SimOutcome(lv, np.concatenate([_unbits(e["outputs"]) for _, e in got]),
+                      sum(e["n"] for _, e in got), sum(e["seconds"] for _, e in got),
+                      sum(e["build_seconds"] for _, e in got),
+                      sum(e["synth_seconds"] for _, e in got),
+                      sum(e["cycles"] for _, e in got), got[0][1]["cells"])
+
+
+def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *, opts,
+                   runner, data_opts: dict, prog=None) -> Regression:
+    """Run the regression of one person-classifier form in shards (``runner``, a
+    :class:`~vitgates.regress.shards.ShardRunner`; ``data_opts``: how a worker loads
+    ``data``); return the filled :class:`Regression` (plots written beside the report)."""
     title = {"popcount": "person classifier, popcount form",
              "sumdiff": "person classifier, exact sum-difference form"}[form]
     n = len(data.labels)
@@ -146,18 +227,18 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
     tag = reg.tag
     labels = data.labels
 
-    t = time.perf_counter()
+    spec = person_spec(form, {**data_opts, "n": n}, cfg, theta, sim_levels, opts)
+    shards, results = runner.run(shard_person, spec, n, label=f"regress-{form}",
+                                 unit="images")
+    f_dec = np.concatenate([_unbits(r["float"]) for r in results])
+    i_dec = np.concatenate([_unbits(r["int8"]) for r in results])
     f_scores = sumdiff(data.features, cfg.pos_dims, cfg.neg_dims)
-    f_dec = float_sumdiff(data.features, cfg.pos_dims, cfg.neg_dims, theta)
     reg.add_level(LevelRun("float", "float (Σpos − Σneg > θ)", n, person_metrics(f_dec, labels),
-                           time.perf_counter() - t))
-
-    t = time.perf_counter()
+                           sum(r["seconds"]["float"] for r in results)))
     q = quantize(data.features, cfg.scale)
     x40 = select(q, cfg)
-    i_dec = ref(x40, cfg)
     int8 = reg.add_level(LevelRun("int8", f"INT8 ({form})", n, person_metrics(i_dec, labels),
-                                  time.perf_counter() - t))
+                                  sum(r["seconds"]["int8"] for r in results)))
     fl = reg.level("float")
     drop = fl.metrics["f1"] - int8.metrics["f1"]
     same = int(np.count_nonzero(i_dec == f_dec))
@@ -165,19 +246,9 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
                         drop <= opts.max_metric_drop, f"F1 drop {drop:+.4f}"))
 
     name = f"regress-{form}"
-    top = PersonClassifier(cfg, form=form, pipeline=PERSON_PIPELINE[form])
-    verilog = design_verilog(top, name)
-    stream = q.reshape(-1)
-    n_icarus = min(n, opts.icarus_images)
-
-    def items(lv):
-        k = n if lv.simulator == "verilator" else n_icarus
-        return [stream[: k * cfg.feature_dim]], k, k
-
-    outcomes, skipped, failed = simulate(
-        sim_levels, verilog, name, [Stream("i", 8)], Stream("o", 1), items, prog=prog, tag=tag,
-        run_options={"pause_in": opts.pause_in, "pause_out": opts.pause_out,
-                     "seed": opts.seed})
+    n_icarus = spec["n_icarus"]
+    ran, skipped, failed = collect(sim_levels, shards, results, "images")
+    outcomes = [_outcome(lv, got) for lv, got in ran]
     rtl = {}
     for oc in outcomes:
         lv = oc.level
@@ -189,13 +260,15 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
             extra={"cells": oc.cells, "synth_seconds": round(oc.synth_seconds, 2),
                    "build_seconds": round(oc.build_seconds, 2), "cycles": oc.cycles,
                    "cycles_per_image": round(oc.cycles / max(k, 1), 2)}))
-        reg.add_check(identical_check(f"{lv.label} vs INT8", dec, i_dec[:k]))
+        reg.add_check(locate(identical_check(f"{lv.label} vs INT8", dec, i_dec[:k]), shards,
+                             "images"))
         if lv.level == "rtl":
             rtl[lv.simulator] = dec
         elif lv.simulator in rtl:
             r = rtl[lv.simulator]
             m = min(len(r), k)
-            reg.add_check(identical_check(f"{lv.label} vs RTL ({lv.simulator})", dec[:m], r[:m]))
+            reg.add_check(locate(identical_check(f"{lv.label} vs RTL ({lv.simulator})",
+                                                 dec[:m], r[:m]), shards, "images"))
     for lv, reason in failed:
         reg.add_check(Check(f"{lv.label} vs INT8", n, 0, "identical", False, reason))
     for lv, reason in skipped:
@@ -234,5 +307,6 @@ def regress_person(form: str, data: PooledData, cfg, theta: float, sim_levels, *
         "float_threshold": theta,
         "stimulus": {"pause_in": opts.pause_in, "pause_out": opts.pause_out,
                      "seed": opts.seed, "icarus_images": n_icarus},
+        "shards": {"count": len(shards), "size": runner.sizes["images"]},
     })
     return reg

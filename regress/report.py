@@ -22,10 +22,13 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
+from rich.text import Text
 
 from ..errors import VitgatesError
 from ..sim.gatelevel import SimLevel, prepare_harness
@@ -36,6 +39,7 @@ __all__ = [
     "LevelRun",
     "Regression",
     "SimOutcome",
+    "TIMING_KEYS",
     "identical_check",
     "not_run_check",
     "progress",
@@ -94,6 +98,12 @@ def identical_check(step: str, got, want, unit: str = "decisions") -> Check:
     return Check(step, int(want.size), same, "identical", same == want.size, note)
 
 
+#: the keys of a level that depend on the run (the machine, its load, the number of workers,
+#: what was built before): in ``regress-<design>-run.json``, never in the report, whose
+#: bytes are the same however the run went
+TIMING_KEYS = ("seconds", "images_per_second", "synth_seconds", "build_seconds")
+
+
 def _rate(v: float) -> str:
     """Images per second for a table: thousands separated above 100, three significant
     digits below (a gate-level detector frame takes tens of seconds)."""
@@ -117,7 +127,9 @@ class LevelRun:
     def images_per_second(self) -> float:
         return self.n_images / self.seconds if self.seconds > 0 else float("inf")
 
-    def as_dict(self) -> dict:
+    def as_dict(self, timing: bool = True) -> dict:
+        """The level as the report holds it; ``timing=False`` leaves out
+        :data:`TIMING_KEYS` (see :meth:`timing`)."""
         d = {"level": self.level, "label": self.label, "n_images": self.n_images,
              **{k: round(v, 6) for k, v in self.metrics.items()},
              "seconds": round(self.seconds, 3),
@@ -127,7 +139,16 @@ class LevelRun:
         if self.simulator:
             d["simulator"] = self.simulator
         d.update(self.extra)
+        if not timing:
+            d = {k: v for k, v in d.items() if k not in TIMING_KEYS}
         return d
+
+    def timing(self) -> dict:
+        """What :meth:`as_dict` leaves out with ``timing=False``, with what names the level
+        (``label``, ``level``, and ``netlist``, ``simulator`` where it has them)."""
+        d = self.as_dict()
+        names = ("label", "level", "netlist", "simulator")
+        return {**{k: d[k] for k in names if k in d}, **{k: d[k] for k in TIMING_KEYS if k in d}}
 
 
 @dataclass
@@ -144,12 +165,20 @@ class SimOutcome:
     cells: dict
 
 
+class _RateColumn(ProgressColumn):
+    """A task's ``rate`` field (items per second of a sharded run), where it has one."""
+
+    def render(self, task) -> Text:
+        return Text(str(task.fields.get("rate", "")))
+
+
 @contextmanager
 def progress(console=None):
-    """A rich progress display (bars for simulations, spinners for builds)."""
+    """A rich progress display (bars for simulations and shards, spinners for builds): done
+    of total, the rate of a sharded run, time elapsed and time left."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=False) as p:
+                  MofNCompleteColumn(), _RateColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, transient=False) as p:
         yield p
 
 
@@ -271,7 +300,11 @@ class Regression:
                 return (full or runs)[0]
         raise ValueError("no level was run")
 
-    def report(self) -> dict:
+    def report(self, timing: bool = True) -> dict:
+        """The ``regress-<design>`` JSON. ``timing=False``: without the keys that depend
+        on the run (total ``seconds`` and each level's :data:`TIMING_KEYS`): the same bytes
+        whatever the machine, its load or the number of workers; they are
+        :meth:`run_report`."""
         top = self.top_level()
         hw = [c for c in self.checks if c.criterion == "identical" and c.step.endswith("INT8")
               and c.ran]
@@ -292,14 +325,24 @@ class Regression:
             "verdict": self.verdict,
             "not_run": [c.step for c in self.checks if not c.ran],
             "seconds": round(time.monotonic() - self.t0, 1),
-            "levels": [lv.as_dict() for lv in self.levels],
+            "levels": [lv.as_dict(timing) for lv in self.levels],
             "checks": [c.as_dict() for c in self.checks],
             "plots": {k: str(v) for k, v in self.plots.items()},
         }
         d.update(self.info)
+        if not timing:
+            del d["seconds"]
         return d
 
-    def markdown(self, data: dict) -> str:
+    def run_report(self, **run) -> dict:
+        """How this run went (``regress-<design>-run.json``): total seconds, each level's
+        :data:`TIMING_KEYS`, and ``run`` (workers, hosts, shards)."""
+        return {"design": self.design, "seconds": round(time.monotonic() - self.t0, 1),
+                **run, "levels": [lv.timing() for lv in self.levels]}
+
+    def markdown(self, data: dict, timing: bool = True) -> str:
+        """The Markdown report; ``timing=False``: without the columns and lines that
+        depend on the run (as :meth:`report`)."""
         syn = self.synthetic
         verdict = self.verdict
         lines = [f"# Regression: {self.title}{self.tag}", ""]
@@ -322,12 +365,13 @@ class Regression:
                         f"model: {ok} of {tot} over {len(gate)} netlist runs.")
         lines += ["", summary, "", "## Metrics" + self.tag, ""]
         keys = self.metric_keys
-        lines.append("| level | " + " | ".join(keys) + " | images | seconds | images/s |")
-        lines.append("|---" * (len(keys) + 4) + "|")
+        tcols = " seconds | images/s |" if timing else ""
+        lines.append("| level | " + " | ".join(keys) + " | images |" + tcols)
+        lines.append("|---" * (len(keys) + (4 if timing else 2)) + "|")
         for lv in self.levels:
             vals = " | ".join(f"{lv.metrics[k]:.4f}" if k in lv.metrics else "–" for k in keys)
-            lines.append(f"| {lv.label} | {vals} | {lv.n_images} | {lv.seconds:.2f} | "
-                         f"{_rate(lv.images_per_second)} |")
+            t = f" {lv.seconds:.2f} | {_rate(lv.images_per_second)} |" if timing else ""
+            lines.append(f"| {lv.label} | {vals} | {lv.n_images} |" + t)
         lines += ["", "## Verification steps", "",
                   "| step | compared | identical | agreement | criterion | status |",
                   "|---|---|---|---|---|---|"]
@@ -338,7 +382,15 @@ class Regression:
             lines.append(f"| {c.step} | {c.compared} | {c.identical} | "
                          f"{agree} | {c.criterion}{note} | {status} |")
         sims = [lv for lv in self.levels if lv.level in ("rtl", "gate")]
-        if sims:
+        if sims and not timing:
+            lines += ["", "## Simulation", "", "| level | cells | cycles/image |",
+                      "|---|---|---|"]
+            for lv in sims:
+                e = lv.extra
+                cells = ", ".join(f"{k} {v}" for k, v in sorted(e.get("cells", {}).items()))
+                lines.append(f"| {lv.label} | {cells or '–'} | "
+                             f"{e.get('cycles_per_image', 0):,.1f} |")
+        elif sims:
             lines += ["", "## Simulation", "",
                       "| level | cells | synthesis s | build s | run s | cycles/image | "
                       "images/s |", "|---|---|---|---|---|---|---|"]
@@ -354,5 +406,8 @@ class Regression:
             lines += ["", "## Plots", ""]
             for k, p in self.plots.items():
                 lines.append(f"![{k}]({p.name if hasattr(p, 'name') else p})")
-        lines += ["", f"Total time {data['seconds']} s."]
+        if timing:
+            lines += ["", f"Total time {data['seconds']} s."]
+        else:
+            lines += ["", f"Times and rates of this run: `regress-{self.design}-run.json`."]
         return "\n".join(lines)

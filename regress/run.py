@@ -21,18 +21,21 @@ from __future__ import annotations
 import time
 
 from ..errors import VitgatesError
+from ..fileio import atomic_write_json
 from ..fpga.person_design import default_person_config
 from ..golden.person_config import load_person_config
-from ..reports import write_report
+from ..reports import reports_dir, write_report
 from ..sim.gatelevel import sim_levels
 from ..sim.netlist import DEFAULT_FAMILIES, FAMILIES
 from ..sim.runner import SIMULATORS
+from .cluster import local_workers, open_client
 from .detector import DETECTOR_DESIGNS, regress_detector
 from .detector import available as detector_available
 from .person import load_float_threshold, load_pooled, regress_person
 from .report import progress
+from .shards import ShardRunner, file_fingerprint
 
-__all__ = ["DETECTOR_NETLISTS", "LEVELS", "PERSON_DESIGNS", "available_designs",
+__all__ = ["DETECTOR_NETLISTS", "LEVELS", "PERSON_DESIGNS", "SHARD_SIZES", "available_designs",
            "run_regression"]
 
 PERSON_DESIGNS = ("popcount", "sumdiff")
@@ -40,6 +43,10 @@ PERSON_DESIGNS = ("popcount", "sumdiff")
 #: :func:`run_regression`)
 DETECTOR_NETLISTS = ("generic-dsp", "generic")
 LEVELS = ("float", "int8", "rtl", "gate")
+#: images per shard of the person classifier, frames per shard of the detector, when
+#: ``--shard-images`` and ``--shard-frames`` are not given (a person shard is seconds per
+#: level, a detector frame at gate level tens of seconds)
+SHARD_SIZES = {"images": 500, "frames": 1}
 
 
 def _detector_available() -> bool:
@@ -96,6 +103,38 @@ def _check_options(args) -> None:
         raise VitgatesError(f"--score-thresh must lie in (0, 1), got {args.score_thresh}")
     if args.annotations and not args.features:
         raise VitgatesError("--annotations needs --features (the cache of those images)")
+    for k in ("workers", "shard_images", "shard_frames"):
+        v = getattr(args, k, None)
+        if v is not None and v < 1:
+            raise VitgatesError(f"--{k.replace('_', '-')} must be at least 1, got {v}")
+    sched = getattr(args, "scheduler", None)
+    if sched is not None and "://" not in sched:
+        raise VitgatesError(f"--scheduler: expected tcp://HOST:PORT, got {sched!r}")
+
+
+def _runner(args, prog) -> ShardRunner:
+    """The shards of this run: their sizes, and the cluster they run on."""
+    sched = getattr(args, "scheduler", None)
+    workers = getattr(args, "workers", None)
+    sizes = {"images": getattr(args, "shard_images", None) or SHARD_SIZES["images"],
+             "frames": getattr(args, "shard_frames", None) or SHARD_SIZES["frames"]}
+    return ShardRunner(sizes, lambda: open_client(sched, workers), inline=sched is None,
+                       fresh=getattr(args, "fresh", False), prog=prog,
+                       say=prog.console.print)
+
+
+def _write(design: str, reg, runner: ShardRunner, args) -> dict:
+    """The deterministic report (``regress-<design>.json``, ``.md``: the same bytes for
+    the same inputs, however many workers ran it) and how this run went
+    (``regress-<design>-run.json``: times, rates, workers, hosts, shards)."""
+    rep = reg.report(timing=False)
+    write_report(f"regress-{design}", rep, reg.markdown(rep, timing=False))
+    sched = getattr(args, "scheduler", None)
+    run = {"scheduler": sched or "local",
+           "workers": getattr(args, "workers", None) or (None if sched else local_workers()),
+           **runner.runs.get(f"regress-{design}", {})}
+    atomic_write_json(reports_dir() / f"regress-{design}-run.json", reg.run_report(**run))
+    return rep
 
 
 def _summary(design: str, reg, data: dict) -> str:
@@ -113,6 +152,13 @@ def _summary(design: str, reg, data: dict) -> str:
     missing = [c.step.removesuffix(" vs INT8") for c in reg.checks if not c.ran]
     nr = f"; NOT SIMULATED: {', '.join(missing)}" if missing else ""
     return f"{design}{tag}: {top.label} {metrics}{agree}{fl}{nr}: {reg.verdict}"
+
+
+def _say_failures(prog, design: str, reg) -> None:
+    """A line per failed step, with its shard and first differing item."""
+    for c in reg.checks:
+        if c.ran and not c.passed:
+            prog.console.print(f"{design}: {c.step} FAILED: {c.note}")
 
 
 def run_regression(args) -> int:
@@ -156,6 +202,7 @@ def run_regression(args) -> int:
         print("detector: NOT AVAILABLE in this installation (no cofiber detector hardware "
               "or integer model); only the person classifier is regressed")
     with progress() as prog:
+        runner = _runner(args, prog)
         if person:
             cfg = (load_person_config(args.person_config) if args.person_config
                    else default_person_config())
@@ -164,22 +211,28 @@ def run_regression(args) -> int:
             if data.features.shape[1] != cfg.feature_dim:
                 raise VitgatesError(f"features have {data.features.shape[1]} dimensions, the "
                                     f"config expects {cfg.feature_dim}")
+            data_opts = {"features": args.features, "annotations": args.annotations,
+                         "images": args.images, "data_seed": args.data_seed,
+                         "content": [file_fingerprint(args.features),
+                                     file_fingerprint(args.annotations)]}
             for form in person:
                 t0 = time.monotonic()
-                reg = regress_person(form, data, cfg, theta, sims, opts=args, prog=prog)
+                reg = regress_person(form, data, cfg, theta, sims, opts=args, prog=prog,
+                                     runner=runner, data_opts=data_opts)
                 reg.t0 = t0
-                rep = reg.report()
-                write_report(f"regress-{form}", rep, reg.markdown(rep))
+                rep = _write(form, reg, runner, args)
                 prog.console.print(_summary(form, reg, rep))
+                _say_failures(prog, form, reg)
                 if not reg.passed:
                     failed.append(form)
         for design in detector:
             t0 = time.monotonic()
-            reg = regress_detector(design, det_sims, opts=args, prog=prog, notes=det_notes)
+            reg = regress_detector(design, det_sims, opts=args, prog=prog, notes=det_notes,
+                                   runner=runner)
             reg.t0 = t0
-            rep = reg.report()
-            write_report(f"regress-{design}", rep, reg.markdown(rep))
+            rep = _write(design, reg, runner, args)
             prog.console.print(_summary(design, reg, rep))
+            _say_failures(prog, design, reg)
             if not reg.passed:
                 failed.append(design)
     if failed:

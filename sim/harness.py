@@ -36,6 +36,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -597,16 +598,18 @@ class Harness:
         exe = self.build()
         if len(items) != len(self.inputs):
             raise ValueError(f"{len(self.inputs)} input streams, got {len(items)} item lists")
+        # every run gets files of its own, so that runs of one harness may go at once (the
+        # shards of a regression on one machine share its build)
+        work = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=self.dir))
         args = []
         n_items = 0
         for k, (s, data) in enumerate(zip(self.inputs, items, strict=True)):
-            p = self.dir / f"{tag}-in{k}.bin"
+            p = work / f"in{k}.bin"
             blob = data if isinstance(data, bytes) else pack_items(data, s.width)
             p.write_bytes(blob)
             n_items += len(blob) // s.nbytes
             args += [f"+in{k}={p}", f"+n{k}={len(blob) // s.nbytes}"]
-        out = self.dir / f"{tag}-out.txt"
-        out.unlink(missing_ok=True)
+        out = work / "out.txt"
         thr_in = min(65535, int(round(pause_in * 65536)))
         thr_out = min(65535, int(round(pause_out * 65536)))
         args += [f"+out={out}", f"+seed={seed}", f"+pause_in={thr_in}",
@@ -633,7 +636,7 @@ class Harness:
                 raise VitgatesError("vvp not found (apt-get install iverilog)")
             cmd = [vvp, "-n", str(exe), *args]
         t0 = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=self.dir, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, bufsize=1)
         log = []
         errors = []
@@ -657,20 +660,24 @@ class Harness:
         th.join()
         seconds = time.monotonic() - t0
         text = "".join(log)
-        (self.dir / f"{tag}.log").write_text(text)
+        # the log of the latest run under its tag, whole (several runs may end at once)
+        atomic_write_text(self.dir / f"{tag}.log", text)
+        (work / "run.log").write_text(text)
         what = f"{self.name} ({self.simulator})"
         if errors:
-            raise HarnessError(f"{what}: {len(errors)} error(s); first: {errors[0]}")
+            raise HarnessError(f"{what}: {len(errors)} error(s); first: {errors[0]} "
+                               f"(files in {work})")
         if rc != 0 or done is None:
             tail_lines = [ln.strip() for ln in log[-3:]]
             raise HarnessError(f"{what}: simulation ended without finishing (exit {rc}): "
-                               f"{' | '.join(tail_lines)}")
+                               f"{' | '.join(tail_lines)} (files in {work})")
         outputs = unpack_items(out)
         if int(done["outputs"]) != len(outputs):
             raise HarnessError(f"{what}: {done['outputs']} outputs reported, "
                                f"{len(outputs)} written")
         if expect is not None and len(outputs) != expect:
             raise HarnessError(f"{what}: {len(outputs)} of {expect} outputs")
+        shutil.rmtree(work, ignore_errors=True)  # kept above when the run failed
         return HarnessResult(outputs, int(done["cycles"]), seconds, text)
 
 

@@ -46,8 +46,11 @@ def test_person_every_level(build):
     assert rep["synthetic"] is True and rep["n_images"] == 300 and rep["level"] == "gate"
     assert rep["agreement_with_int8"] == 1.0 and rep["passed"] is True
     assert 0.8 < rep["int8_vs_float_agreement"] < 1.0
-    for k in ("f1", "precision", "recall", "seconds"):
+    for k in ("f1", "precision", "recall"):
         assert k in rep
+    # what depends on the run (times, rates) is beside the report, not in it
+    run = json.loads((build / "reports" / "regress-popcount-run.json").read_text())
+    assert "seconds" in run and "seconds" not in rep
     gate = [lv for lv in rep["levels"] if lv["level"] == "gate"]
     full = {lv["netlist"] for lv in gate if lv["n_images"] == 300}
     assert full == {"ice40", "ecp5", "generic"}

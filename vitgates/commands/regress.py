@@ -1,5 +1,6 @@
 """``vitgates regress``: float, INT8, RTL and gate-level runs of every design, F1/mAP and
-agreement in ``build/reports/regress-<design>.*``.
+agreement in ``build/reports/regress-<design>.*``, in shards on a Dask cluster (all cores of
+this machine by default, ``--scheduler`` for a running cluster), resumed after an interruption.
 
 What is compared and when it fails: :mod:`vitgates.regress.run`.
 """
@@ -7,7 +8,7 @@ What is compared and when it fails: :mod:`vitgates.regress.run`.
 from __future__ import annotations
 
 from ..regress.detector import add_head_options
-from ..regress.run import LEVELS, run_regression
+from ..regress.run import LEVELS, SHARD_SIZES, run_regression
 
 __all__ = ["configure_parser", "run"]
 
@@ -57,6 +58,21 @@ def configure_parser(parser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="stall pattern seed (default 1)")
     parser.add_argument("--data-seed", type=int, default=0,
                         help="synthetic data seed (default 0)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="at most N workers (default: a local Dask cluster of one worker "
+                        "per core; with --scheduler, all of that cluster's workers)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                        help="run the shards on this running Dask cluster (dask scheduler "
+                        "and dask worker processes, or dask-jobqueue on SLURM/LSF; "
+                        "docs/regress.md)")
+    parser.add_argument("--shard-images", type=int, default=SHARD_SIZES["images"],
+                        help="person classifier: images per shard (default "
+                        f"{SHARD_SIZES['images']})")
+    parser.add_argument("--shard-frames", type=int, default=SHARD_SIZES["frames"],
+                        help=f"detector: frames per shard (default {SHARD_SIZES['frames']})")
+    parser.add_argument("--fresh", action="store_true",
+                        help="start over: forget the finished shards of a run with the same "
+                        "inputs (default: resume from them, build/regress/<run-id>/)")
     parser.add_argument("--max-metric-drop", type=float, default=0.03,
                         help="INT8 vs float passes when the metric (F1, mAP) drops by at most "
                         "this much (default 0.03)")
