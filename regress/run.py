@@ -188,9 +188,9 @@ def run_regression(args) -> int:
             "netlist is about 204k cells and the iCE40 one about 100 MB of C++, which "
             "Verilator compiles for longer than a regression should take; the decisions "
             "compared are the same at any folding. `--netlists ice40,generic` runs the iCE40 "
-            "netlist too. The ECP5 netlist cannot be simulated at all: synth_ecp5 maps the "
-            "memories to DP16KD and the multipliers to MULT18X18D, which yosys ships only as "
-            "black boxes (`--netlists ecp5` reports the step NOT RUN).")
+            "netlist too, and `--netlists ecp5,generic` the ECP5 one (its DP16KD and "
+            "MULT18X18D cells through the project's models in sim/models/ecp5/, "
+            "docs/regress.md); neither is in the default run yet.")
     else:
         det_sims = sim_levels(levels, netlists, simulators)
     failed = []
