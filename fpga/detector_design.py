@@ -89,7 +89,8 @@ class DetectorSynthTop(wiring.Component):
             wiring.connect(m, gather.o, port)
         m.d.comb += inp.ready.eq(Cat(*can_take).any())
 
-        m.submodules.scatter = scatter = ByteScatter(det.o.payload.shape())
+        # the records leave through a copy: see ByteScatter's copy=True
+        m.submodules.scatter = scatter = ByteScatter(det.o.payload.shape(), copy=True)
         wiring.connect(m, det.o, scatter.i)
         wiring.connect(m, scatter.o, o_skid.i)
         return m

@@ -42,7 +42,7 @@ from .design import BuildFiles, DesignOptions, SynthResult
 from .designs import get_design
 from .gates import count_gates
 
-__all__ = ["synthesise"]
+__all__ = ["NEXTPNR_SEEDS", "synthesise"]
 
 
 # cell types -> report keys, per family
@@ -91,7 +91,7 @@ def _edalize_flow(board: Board, workdir: Path, name: str, target_mhz: float,
         "--freq", f"{target_mhz:g}",
         "--report", "nextpnr-report.json",
         "--timing-allow-fail",  # timing is judged from the report, after it is written
-        "--seed", "1",
+        "--seed", str(NEXTPNR_SEEDS[0]),
     ]
     files = files or BuildFiles(sources=("top.v",))
     if board.family == "ice40":
@@ -142,6 +142,27 @@ def _last_log_line(path: Path) -> str:
     return (errs or lines or ["empty log"])[-1].strip()
 
 
+#: nextpnr placement seeds, tried in order until one meets timing. Placement is a seeded
+#: annealing: on the UP5K's detector, whose bands stage's read-modify-write through block RAM
+#: is routing-bound, three seeds gave 47.6, 48.1 and 44.8 MHz for one netlist. A design that
+#: meets timing with none of them fails, with the last one's report.
+NEXTPNR_SEEDS = (1, 2, 3)
+
+
+def _reseed(workdir: Path, name: str, board: Board, old: int, new: int) -> None:
+    """Make the flow's Makefile place and route with seed ``new``, and remove what the
+    last place and route wrote, so that ``make`` runs it (and the packer) again on the
+    same synthesised netlist."""
+    mk = workdir / "Makefile"
+    text = mk.read_text()
+    if f"--seed {old} " not in text:
+        raise VitgatesError(f"{name}: cannot change the nextpnr seed in {mk}")
+    mk.write_text(text.replace(f"--seed {old} ", f"--seed {new} "))
+    placed = (".asc", ".bin") if board.family == "ice40" else (".config", ".bit")
+    for f in [*(workdir / f"{name}{ext}" for ext in placed), workdir / "nextpnr-report.json"]:
+        f.unlink(missing_ok=True)
+
+
 def synthesise(design_name: str, board_name: str, opts: DesignOptions) -> dict:
     """Run the whole flow for one design on one board; return the report dict."""
     design = get_design(design_name)
@@ -170,17 +191,26 @@ def synthesise(design_name: str, board_name: str, opts: DesignOptions) -> dict:
     flow = _edalize_flow(board, workdir, name, target, files)
     flow.configure()  # writes the Makefile; the tools' chatter goes to build.log
     log = workdir / "build.log"
-    with open(log, "w") as f:
-        proc = subprocess.run(["make", flow.goal], cwd=workdir, env=env, stdout=f,
-                              stderr=subprocess.STDOUT)
-    if proc.returncode != 0 or not (workdir / "nextpnr-report.json").exists():
-        step_log = workdir / ("next.log" if (workdir / "next.log").exists() else "yosys.log")
-        raise VitgatesError(
-            f"{name}: synthesis failed: {_last_log_line(step_log)} (see {workdir})"
-        )
+    seeds = []
+    for seed in NEXTPNR_SEEDS:
+        if seeds:  # timing missed: place and route the same netlist again, another seed
+            _reseed(workdir, name, board, seeds[-1], seed)
+        with open(log, "a") as f:
+            proc = subprocess.run(["make", flow.goal], cwd=workdir, env=env, stdout=f,
+                                  stderr=subprocess.STDOUT)
+        if proc.returncode != 0 or not (workdir / "nextpnr-report.json").exists():
+            step_log = workdir / ("next.log" if (workdir / "next.log").exists()
+                                  else "yosys.log")
+            raise VitgatesError(
+                f"{name}: synthesis failed: {_last_log_line(step_log)} (see {workdir})"
+            )
+        seeds.append(seed)
+        report = json.loads((workdir / "nextpnr-report.json").read_text())
+        fmax = min((c["achieved"] for c in report.get("fmax", {}).values()), default=None)
+        if fmax is not None and fmax >= target:
+            break
     seconds_pnr = time.monotonic() - t0
 
-    report = json.loads((workdir / "nextpnr-report.json").read_text())
     stat = json.loads((workdir / "yosys-stat.json").read_text())
     cells = _count_cells(stat, board.family)
     result = SynthResult(
@@ -209,6 +239,7 @@ def synthesise(design_name: str, board_name: str, opts: DesignOptions) -> dict:
         data.update(design.extra(opts, board, result))
     data["bitstream"] = str(result.bitstream) if result.bitstream is not None else None
     data["sources_sha256"] = sources_digest()  # what `vitgates flash` checks it against
+    data["nextpnr_seeds"] = seeds  # tried in order; the report is the last one's
     data["seconds"] = round(time.monotonic() - t0, 1)
     data["seconds_synth_pnr"] = round(result.seconds_synth_pnr, 1)
     write_report(f"synth-{name}", data, _markdown(data))

@@ -43,9 +43,10 @@ def test_gather(shape, stride, p_in, p_out):
     assert got == [w & ((1 << width) - 1) for w in words]
 
 
+@pytest.mark.parametrize("copy", [False, True])
 @pytest.mark.parametrize("p_in, p_out", [(0.0, 0.0), (0.5, 0.3)])
-def test_scatter(p_in, p_out):
-    dut = ByteScatter(REC)
+def test_scatter(p_in, p_out, copy):
+    dut = ByteScatter(REC, copy=copy)
     rng = random.Random(3)
     recs = [{"end": rng.getrandbits(1), "cls": rng.randrange(5),
              "acc": rng.randrange(-4096, 4096)} for _ in range(50)]

@@ -5,10 +5,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from vitgates.errors import VitgatesError
 from vitgates.fpga.boards import get_board
 from vitgates.fpga.design import DesignOptions
 from vitgates.fpga.designs import get_design
 from vitgates.fpga.person_design import default_person_config
+from vitgates.fpga.synth import NEXTPNR_SEEDS, _reseed
 
 
 def test_popcount_on_icebreaker(tmp_path):
@@ -35,3 +39,20 @@ def test_popcount_on_icebreaker(tmp_path):
 def test_cycles_per_image_is_measured():
     opts = DesignOptions(person_config=default_person_config())
     assert get_design("sumdiff").cycles_per_image(opts, get_board("icebreaker")) == 768
+
+
+def test_reseed_places_the_same_netlist_again(tmp_path):
+    """A missed timing is placed and routed again with the next seed: the Makefile's seed
+    changes and the placed outputs go, so make reruns nextpnr and the packer only."""
+    assert NEXTPNR_SEEDS[0] == 1 and len(set(NEXTPNR_SEEDS)) == len(NEXTPNR_SEEDS) > 1
+    for board, placed in (("icebreaker", (".asc", ".bin")), ("ulx3s-85f", (".config", ".bit"))):
+        d = tmp_path / board
+        d.mkdir()
+        (d / "Makefile").write_text("x.asc: x.json\n\tnextpnr --seed 1 --json x.json\n")
+        for f in ("x.json", *(f"x{e}" for e in placed), "nextpnr-report.json"):
+            (d / f).write_text("")
+        _reseed(d, "x", get_board(board), 1, 2)
+        assert "--seed 2 --json" in (d / "Makefile").read_text()
+        assert sorted(p.name for p in d.iterdir()) == ["Makefile", "x.json"]
+        with pytest.raises(VitgatesError, match="cannot change the nextpnr seed"):
+            _reseed(d, "x", get_board(board), 1, 3)
