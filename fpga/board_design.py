@@ -37,9 +37,9 @@ __all__ = ["BOARD_CLOCK_MHZ", "board_clock_mhz", "BOARD_PIPELINE", "DEFAULT_HOLD
 #: at. The UART, not the clock, limits the link (a CLASSIFY frame is 2.6 ms on the line and
 #: 768 cycles in the classifier; a 40×40 grid 4.1 s on the line and 0.18 s in the UP5K's
 #: detector), so the iCEBreaker runs at 36 MHz (12 cycles a bit at 3 Mbaud), well inside
-#: what place-and-route meets (the detector alone reaches about 50 MHz), and the ULX3S at
+#: what place-and-route meets (the detector alone reaches about 48 MHz), and the ULX3S at
 #: 75 MHz (25 cycles a bit, exactly): its detector's critical path (the bands stage's
-#: read-modify-write through block RAM) reaches about 88 MHz, short of the 100 MHz a
+#: read-modify-write through block RAM) reaches about 90 MHz, short of the 100 MHz a
 #: person-only ECP5 bitstream met.
 BOARD_CLOCK_MHZ = {"icebreaker": 36.0, "ulx3s-85f": 75.0}
 

@@ -166,7 +166,7 @@ PROFILES = MappingProxyType({p.name: p for p in (
                     _M.ICESTORM_DSP, _R.SPRAM, box_rows=0, clock_mhz=30.0, bitstream=True),
     # The ECP5-85F: 64 MACs per cycle in its DSP blocks, the weights in block RAM. Timed at
     # 80 MHz: its critical path (the bands stage's read-modify-write through block RAM)
-    # reaches about 88 MHz, short of the board's 100 MHz default.
+    # reaches about 90 MHz, short of the board's 100 MHz default.
     DetectorProfile("ulx3s-85f", "ulx3s-85f", Folding(pixels=4, rows=4, lanes=4),
                     _M.GENERIC, _R.GENERIC, clock_mhz=80.0),
     # In the board's bitstream, at the bitstream's 75 MHz (25 cycles a bit at 3 Mbaud).
