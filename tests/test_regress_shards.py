@@ -198,6 +198,10 @@ import os, signal, sys
 from vitgates.cli import main
 from vitgates.regress import shards
 
+# a pytest-xdist worker ignores SIGINT, and its children inherit that: a terminal's Ctrl-C
+# reaches a user's command with Python's own handler, so give it back
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 after, saved = int(sys.argv[1]), 0
 save = shards.ShardStore.save
 
