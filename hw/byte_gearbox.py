@@ -90,7 +90,8 @@ class ByteScatter(wiring.Component):
       left, and shifted out a byte a cycle. ``o`` comes from flip-flops and ``i.ready`` is
       one (the register is empty): latency 1 cycle. This keeps the payload's multiplexer
       out of the placement around the source, which nextpnr rewards on the UP5K's detector
-      (50 MHz with the copy, 39 to 44 MHz read in place over three placement seeds).
+      (with the copy 47.6, 48.1 and 44.8 MHz for placement seeds 1 to 3; read in place
+      38 to 44 MHz).
 
     Attributes
     ----------
